@@ -1,0 +1,1 @@
+"""kafkalab: learn Kafka on Kubernetes with Strimzi."""
