@@ -56,6 +56,7 @@ __all__ = [
     "ensure_namespace",
     "events",
     "get",
+    "is_current",
     "list_objects",
     "load_yaml",
     "log_tail",
@@ -620,7 +621,7 @@ def wait_for(
         ) from None
 
 
-def _current(obj: Obj) -> bool:
+def is_current(obj: Obj) -> bool:
     """True when the status describes the latest spec (status.observedGeneration reached generation)."""
     observed = (obj.get("status") or {}).get("observedGeneration")
     generation = (obj.get("metadata") or {}).get("generation")
@@ -650,10 +651,10 @@ def wait_for_condition(
 
     def ready(obj: Obj) -> bool:
         c = _condition(obj, condition)
-        return _current(obj) and c is not None and c.get("status") == "True"
+        return is_current(obj) and c is not None and c.get("status") == "True"
 
     def failed(obj: Obj) -> tuple[str, str] | None:
-        if not _current(obj):
+        if not is_current(obj):
             return None  # a failure reported for an older spec says nothing about this one
         for kind_ in fail_on:
             c = _condition(obj, kind_)

@@ -1,0 +1,694 @@
+"""Strimzi: install the Cluster Operator, build and load Kafka resources, wait for them, read their status.
+
+Written for Strimzi 1.2.0 (CRD API kafka.strimzi.io/v1, KRaft only, Kafka 4.3.1). Everything here goes
+through kafkalab.kube; nothing here talks HTTP by itself except fetching the install YAML from a URL.
+"""
+
+from __future__ import annotations
+
+import copy
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kafkalab import kube
+from kafkalab.errors import KafkalabError, NotFound, ResourceFailed
+
+__all__ = [
+    "API_VERSION",
+    "KAFKA_VERSION",
+    "METADATA_VERSION",
+    "OPERATOR_DEPLOYMENT",
+    "RELEASE_URL",
+    "STRIMZI_VERSION",
+    "acl",
+    "bootstrap_servers",
+    "ensure_kafka",
+    "ensure_operator",
+    "ensure_topic",
+    "ensure_user",
+    "external_listener",
+    "install_operator",
+    "kafka",
+    "load_manifest",
+    "manifest_path",
+    "manifests_dir",
+    "node_pool",
+    "operator_manifests",
+    "topic",
+    "uninstall_operator",
+    "user",
+    "wait_kafka_ready",
+    "wait_topic_ready",
+    "wait_user_ready",
+]
+
+STRIMZI_VERSION = "1.2.0"
+KAFKA_VERSION = "4.3.1"
+METADATA_VERSION = "4.3-IV0"
+API_VERSION = "kafka.strimzi.io/v1"
+RELEASE_URL = (
+    f"https://github.com/strimzi/strimzi-kafka-operator/releases/download/{STRIMZI_VERSION}/"
+    f"strimzi-cluster-operator-{STRIMZI_VERSION}.yaml"
+)
+OPERATOR_DEPLOYMENT = "strimzi-cluster-operator"
+OPERATOR_IMAGE = f"quay.io/strimzi/operator:{STRIMZI_VERSION}"
+
+# The namespace Strimzi's install files are written for; the operator's namespace replaces it.
+_UPSTREAM_NAMESPACE = "myproject"
+# Download of the install YAML: long enough for a slow workshop network, short enough to fail visibly.
+_FETCH_TIMEOUT = 60
+# Kinds in Strimzi's install files that are not namespaced (everything else gets the operator's namespace).
+_CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace"}
+# The ClusterRoles the operator needs in every namespace it watches (RoleBindings 020, 023 and 031), and
+# the names Strimzi's docs give the ClusterRoleBindings when it watches all namespaces ("*").
+_WATCHED_ROLES = {
+    "strimzi-cluster-operator-namespaced": "strimzi-cluster-operator-namespaced",
+    "strimzi-cluster-operator-watched": "strimzi-cluster-operator-watched",
+    "strimzi-entity-operator": "strimzi-cluster-operator-entity-operator-delegation",
+}
+
+# Node ports of the external listener; manifests/kind-config.yaml maps exactly these to 127.0.0.1.
+BOOTSTRAP_NODE_PORT = 32100
+BROKER_NODE_PORT_BASE = 32000
+
+Obj = dict[str, Any]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Installing the Cluster Operator
+
+
+def _read_source(source: str | Path) -> list[Obj]:
+    text = str(source)
+    if text.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(text, timeout=_FETCH_TIMEOUT) as resp:
+                return kube.load_yaml(resp.read().decode())
+        except (urllib.error.URLError, TimeoutError, OSError) as e:
+            raise NotFound(
+                f"cannot download the Strimzi install YAML from {text}: {getattr(e, 'reason', e)}",
+                obj=text,
+                fix="check the network, or pass source= a local copy (the release's YAML file or its "
+                "install/cluster-operator directory)",
+            ) from None
+    path = Path(source).expanduser()
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+        if not files:
+            raise NotFound(
+                f"no YAML files in {path}", obj=str(path), fix="point source= at install/cluster-operator"
+            )
+        return [obj for f in files for obj in kube.load_yaml(f)]
+    if path.is_file():
+        return kube.load_yaml(path)
+    raise NotFound(
+        f"Strimzi install source {text} is neither a URL, a YAML file nor a directory",
+        obj=text,
+        fix=f"pass source= the release URL ({RELEASE_URL}) or a local copy of it",
+    )
+
+
+def _operator_container(objs: list[Obj], source: str | Path) -> dict:
+    for obj in objs:
+        if obj.get("kind") == "Deployment" and obj["metadata"].get("name") == OPERATOR_DEPLOYMENT:
+            for c in obj["spec"]["template"]["spec"]["containers"]:
+                if c.get("name") == OPERATOR_DEPLOYMENT:
+                    return c
+    raise KafkalabError(
+        f"{source} has no Deployment {OPERATOR_DEPLOYMENT}: it is not a Strimzi Cluster Operator install",
+        obj=str(source),
+        fix=f"use strimzi-cluster-operator-{STRIMZI_VERSION}.yaml or the release's install/cluster-operator",
+    )
+
+
+def operator_manifests(
+    namespace: str = "strimzi",
+    watch_namespaces: Sequence[str] = ("kafka",),
+    source: str | Path = RELEASE_URL,
+    memory_limit: str = "768Mi",
+) -> list[Obj]:
+    """The operator's install objects, rewritten for this install (what install_operator applies).
+
+    - every namespaced object, and every RoleBinding/ClusterRoleBinding subject, moves from Strimzi's
+      placeholder namespace `myproject` to `namespace` (what old guides did with `sed`);
+    - env STRIMZI_NAMESPACE on the operator lists the watched namespaces;
+    - each watched namespace gets the RoleBindings 020, 023 and 031 (for "*": ClusterRoleBindings);
+    - the operator's memory is raised to `memory_limit` (Strimzi's 384Mi is known to OOM on laptops).
+    """
+    if isinstance(watch_namespaces, str):
+        watch_namespaces = [n for n in watch_namespaces.split(",") if n]
+    objs = copy.deepcopy(_read_source(source))
+    container = _operator_container(objs, source)
+    image = container.get("image", "")
+    if image.rpartition(":")[2] != STRIMZI_VERSION:
+        raise KafkalabError(
+            f"{source} installs Strimzi {image.rpartition(':')[2] or '?'} ({image}); kafkalab is written for "
+            f"Strimzi {STRIMZI_VERSION}",
+            obj=str(source),
+            fix=f"use source={RELEASE_URL!r} or a local copy of that release",
+        )
+    bindings = []
+    for obj in objs:
+        meta = obj.setdefault("metadata", {})
+        if obj.get("kind") not in _CLUSTER_SCOPED:
+            meta["namespace"] = namespace
+        for subject in obj.get("subjects") or []:
+            if subject.get("namespace") == _UPSTREAM_NAMESPACE:
+                subject["namespace"] = namespace
+        if obj.get("kind") == "RoleBinding" and obj.get("roleRef", {}).get("name") in _WATCHED_ROLES:
+            bindings.append(obj)
+
+    container["env"] = [e for e in container.get("env") or [] if e.get("name") != "STRIMZI_NAMESPACE"]
+    container["env"].insert(0, {"name": "STRIMZI_NAMESPACE", "value": ",".join(watch_namespaces)})
+    resources = container.setdefault("resources", {})
+    # Request what we limit (as Strimzi's own file does): the operator is then never the first to be evicted.
+    resources.setdefault("limits", {})["memory"] = memory_limit
+    resources.setdefault("requests", {})["memory"] = memory_limit
+
+    extra = []
+    for watched in watch_namespaces:
+        if watched == namespace:
+            continue  # the files already bind the operator in its own namespace
+        for rb in bindings:
+            copied = copy.deepcopy(rb)
+            if watched == "*":
+                copied["kind"] = "ClusterRoleBinding"
+                copied["metadata"]["name"] = _WATCHED_ROLES[rb["roleRef"]["name"]]
+                copied["metadata"].pop("namespace", None)
+            else:
+                copied["metadata"]["namespace"] = watched
+            extra.append(copied)
+    return objs + extra
+
+
+def _crd_names(objs: Iterable[Obj]) -> list[str]:
+    return [o["metadata"]["name"] for o in objs if o.get("kind") == "CustomResourceDefinition"]
+
+
+def install_operator(
+    namespace: str = "strimzi",
+    watch_namespaces: Sequence[str] = ("kafka",),
+    source: str | Path = RELEASE_URL,
+    memory_limit: str = "768Mi",
+    timeout: float = 300,
+    progress: kube.Progress | None = None,
+    context: str | None = None,
+) -> Obj:
+    """Install (or update) the Strimzi Cluster Operator and wait until it is rolled out; idempotent.
+
+    Creates `namespace` and the watched namespaces, applies the rewritten install objects (see
+    operator_manifests), waits for the CRDs to be served and for Deployment strimzi-cluster-operator to
+    roll out. Returns the Deployment.
+    """
+    objs = operator_manifests(namespace, watch_namespaces, source, memory_limit)
+    for ns in [namespace, *watch_namespaces]:
+        if ns != "*":
+            kube.ensure_namespace(ns, context=context)
+    kube.apply(objs, context=context)
+    for crd in _crd_names(objs):
+        # A CRD answers only once Established; a Kafka applied before that gets a 404.
+        kube.wait_for_condition(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            crd,
+            None,
+            condition="Established",
+            timeout=60,
+            fail_on=(),
+            context=context,
+        )
+    return kube.wait_for_rollout(
+        OPERATOR_DEPLOYMENT, namespace, timeout=timeout, progress=progress, context=context
+    )
+
+
+def uninstall_operator(
+    namespace: str = "strimzi",
+    watch_namespaces: Sequence[str] = ("kafka",),
+    source: str | Path = RELEASE_URL,
+    delete_crds: bool = False,
+    timeout: float = 120,
+    context: str | None = None,
+) -> list[str]:
+    """Remove what install_operator applied (the namespaces stay); returns what was deleted.
+
+    CRDs stay unless delete_crds=True: deleting a CRD deletes every resource of that kind in the cluster.
+    """
+    objs = operator_manifests(namespace, watch_namespaces, source)
+    if not delete_crds:
+        objs = [o for o in objs if o.get("kind") != "CustomResourceDefinition"]
+    # The Deployment first, so no operator is left running with half its rights.
+    objs.sort(key=lambda o: o.get("kind") != "Deployment")
+    return kube.delete(objs, context=context, timeout=timeout)
+
+
+def _operator_watches(deployment: Obj) -> list[str] | None:
+    for c in deployment["spec"]["template"]["spec"]["containers"]:
+        for e in c.get("env") or []:
+            if e.get("name") == "STRIMZI_NAMESPACE":
+                if "value" in e:
+                    return [n.strip() for n in e["value"].split(",") if n.strip()]
+                return [deployment["metadata"]["namespace"]]  # valueFrom metadata.namespace: its own
+    return None
+
+
+def ensure_operator(
+    namespace: str = "strimzi",
+    watch_namespaces: Sequence[str] = ("kafka",),
+    source: str | Path = RELEASE_URL,
+    memory_limit: str = "768Mi",
+    timeout: float = 300,
+    progress: kube.Progress | None = None,
+    context: str | None = None,
+) -> Obj:
+    """Make sure an operator of this Strimzi version runs in `namespace` and watches `watch_namespaces`.
+
+    Reuses a running one (without downloading anything); installs or widens it otherwise, keeping the
+    namespaces it already watched.
+    """
+    if isinstance(watch_namespaces, str):
+        watch_namespaces = [n for n in watch_namespaces.split(",") if n]
+    dep = kube.get("apps/v1", "Deployment", OPERATOR_DEPLOYMENT, namespace, context)
+    if dep is not None:
+        images = [c.get("image") for c in dep["spec"]["template"]["spec"]["containers"]]
+        watched = _operator_watches(dep) or []
+        if OPERATOR_IMAGE in images and ("*" in watched or set(watch_namespaces) <= set(watched)):
+            for ns in watch_namespaces:
+                if ns != "*":
+                    kube.ensure_namespace(ns, context=context)
+            return kube.wait_for_rollout(OPERATOR_DEPLOYMENT, namespace, timeout, progress, context)
+        if "*" not in watch_namespaces:
+            watch_namespaces = list(dict.fromkeys([*watched, *watch_namespaces]))
+    return install_operator(namespace, watch_namespaces, source, memory_limit, timeout, progress, context)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Builders: the same resources as manifests/, as dicts a notebook can change
+
+
+def _meta(name: str, namespace: str | None, cluster: str | None = None) -> Obj:
+    meta: Obj = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    if cluster:
+        meta["labels"] = {"strimzi.io/cluster": cluster}
+    return meta
+
+
+def external_listener(brokers: int = 1, tls: bool = False, authentication: str | None = None) -> Obj:
+    """The `external` nodeport listener on the pinned ports of manifests/kind-config.yaml.
+
+    Broker n is advertised as localhost:32000+n, so a client on the laptop can reach every broker.
+    """
+    listener: Obj = {
+        "name": "external",
+        "port": 9094,
+        "type": "nodeport",
+        "tls": tls,
+        "configuration": {
+            "bootstrap": {"nodePort": BOOTSTRAP_NODE_PORT},
+            "brokers": [
+                {
+                    "broker": n,
+                    "nodePort": BROKER_NODE_PORT_BASE + n,
+                    "advertisedHost": "localhost",
+                    "advertisedPort": BROKER_NODE_PORT_BASE + n,
+                }
+                for n in range(brokers)
+            ],
+        },
+    }
+    if authentication:
+        listener["authentication"] = {"type": authentication}
+    return listener
+
+
+def kafka(
+    name: str,
+    namespace: str | None = None,
+    replicas: int = 1,
+    listeners: list[Obj] | None = None,
+    authentication: str | None = None,
+    authorization: str | None = None,
+    config: dict | None = None,
+    version: str = KAFKA_VERSION,
+    metadata_version: str = METADATA_VERSION,
+    entity_operator: bool = True,
+) -> Obj:
+    """A Kafka resource like manifests/kafka-*.yaml (it still needs a node_pool with the same cluster name).
+
+    `replicas` is the number of brokers you will give it (it sizes the replication defaults and the
+    external listener's broker ports). authentication="scram-sha-512" puts SCRAM on every listener;
+    authorization="simple" turns on Kafka ACLs (needed for KafkaUser ACLs).
+    """
+    if listeners is None:
+        listeners = [
+            {"name": "plain", "port": 9092, "type": "internal", "tls": False},
+            {"name": "tls", "port": 9093, "type": "internal", "tls": True},
+            external_listener(replicas),
+        ]
+    listeners = copy.deepcopy(listeners)
+    if authentication:
+        for listener in listeners:
+            listener["authentication"] = {"type": authentication}
+    copies = min(replicas, 3)
+    min_isr = 2 if copies >= 3 else 1
+    settings = {
+        "offsets.topic.replication.factor": copies,
+        "transaction.state.log.replication.factor": copies,
+        "transaction.state.log.min.isr": min_isr,
+        "default.replication.factor": copies,
+        "min.insync.replicas": min_isr,
+        **(config or {}),
+    }
+    spec: Obj = {
+        "kafka": {
+            "version": version,
+            "metadataVersion": metadata_version,
+            "listeners": listeners,
+            "config": settings,
+        }
+    }
+    if authorization:
+        spec["kafka"]["authorization"] = {"type": authorization}
+    if entity_operator:
+        small = {"requests": {"memory": "256Mi", "cpu": "100m"}, "limits": {"memory": "256Mi"}}
+        spec["entityOperator"] = {
+            "topicOperator": {"resources": copy.deepcopy(small)},
+            "userOperator": {"resources": copy.deepcopy(small)},
+        }
+    return {"apiVersion": API_VERSION, "kind": "Kafka", "metadata": _meta(name, namespace), "spec": spec}
+
+
+def node_pool(
+    name: str,
+    cluster: str,
+    roles: Sequence[str] = ("controller", "broker"),
+    replicas: int = 1,
+    namespace: str | None = None,
+    memory: str = "1Gi",
+    heap: str = "512m",
+    cpu_request: str = "250m",
+) -> Obj:
+    """A KafkaNodePool of `cluster` with ephemeral storage (see manifests/kafka-single-node.yaml for why)."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "KafkaNodePool",
+        "metadata": _meta(name, namespace, cluster),
+        "spec": {
+            "replicas": replicas,
+            "roles": list(roles),
+            "storage": {"type": "ephemeral"},
+            "resources": {"requests": {"memory": memory, "cpu": cpu_request}, "limits": {"memory": memory}},
+            "jvmOptions": {"-Xms": heap, "-Xmx": heap},
+        },
+    }
+
+
+def topic(
+    name: str,
+    cluster: str,
+    partitions: int = 3,
+    replicas: int = 1,
+    config: dict | None = None,
+    namespace: str | None = None,
+) -> Obj:
+    """A KafkaTopic (labelled with its cluster: without the label the Topic Operator ignores it)."""
+    spec: Obj = {"partitions": partitions, "replicas": replicas}
+    if config:
+        spec["config"] = dict(config)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "KafkaTopic",
+        "metadata": _meta(name, namespace, cluster),
+        "spec": spec,
+    }
+
+
+def acl(
+    resource_type: str, name: str, operations: Sequence[str], pattern: str = "literal", host: str = "*"
+) -> Obj:
+    """One ACL rule for user(acls=...), e.g. acl("topic", "orders", ["Describe", "Read"])."""
+    return {
+        "resource": {"type": resource_type, "name": name, "patternType": pattern},
+        "operations": list(operations),
+        "host": host,
+    }
+
+
+def user(
+    name: str,
+    cluster: str,
+    authentication: str = "scram-sha-512",
+    acls: list[Obj] | None = None,
+    namespace: str | None = None,
+) -> Obj:
+    """A KafkaUser; with acls it gets `authorization: simple` (the Kafka must have authorization enabled)."""
+    spec: Obj = {"authentication": {"type": authentication}}
+    if acls is not None:
+        spec["authorization"] = {"type": "simple", "acls": copy.deepcopy(acls)}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "KafkaUser",
+        "metadata": _meta(name, namespace, cluster),
+        "spec": spec,
+    }
+
+
+# ----------------------------------------------------------------------------------------------------
+# The manifests/ folder
+
+
+def manifests_dir() -> Path:
+    """Where kafkalab's YAML lives: kafkalab/manifests in an installed package, else the repo's manifests/."""
+    packaged = Path(__file__).parent / "manifests"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "manifests"
+
+
+def manifest_path(file: str | Path) -> Path:
+    """The path of a file in manifests/ (or `file` itself when it is an existing path)."""
+    path = Path(file)
+    if path.is_file():
+        return path
+    candidate = manifests_dir() / file
+    if candidate.is_file():
+        return candidate
+    known = ", ".join(sorted(p.name for p in manifests_dir().glob("*.yaml")))
+    raise NotFound(
+        f"no manifest {file} in {manifests_dir()}",
+        obj=str(file),
+        fix=f"use one of: {known}" if known else "reinstall kafkalab: its manifests folder is missing",
+    )
+
+
+def load_manifest(
+    file: str | Path,
+    cluster: str | None = None,
+    namespace: str | None = None,
+    name: str | None = None,
+    topic: str | None = None,
+    group: str | None = None,
+) -> list[Obj]:
+    """Objects of a manifests/ file, renamed for this run.
+
+    cluster: the Kafka's name and every other object's strimzi.io/cluster label; namespace: metadata.namespace
+    of all; name: the name of the file's KafkaTopic/KafkaUser; topic, group: the topic and consumer group its
+    ACL rules are about (user.yaml).
+    """
+    objs = kube.load_yaml(manifest_path(file))
+    for obj in objs:
+        meta = obj.setdefault("metadata", {})
+        if namespace:
+            meta["namespace"] = namespace
+        if cluster:
+            if obj.get("kind") == "Kafka":
+                meta["name"] = cluster
+            else:
+                meta.setdefault("labels", {})["strimzi.io/cluster"] = cluster
+        if name and obj.get("kind") in ("KafkaTopic", "KafkaUser"):
+            meta["name"] = name
+        for rule in ((obj.get("spec") or {}).get("authorization") or {}).get("acls") or []:
+            resource = rule.get("resource") or {}
+            if topic and resource.get("type") == "topic":
+                resource["name"] = topic
+            if group and resource.get("type") == "group":
+                resource["name"] = group
+    return objs
+
+
+# ----------------------------------------------------------------------------------------------------
+# Waiting and reading status
+
+
+def _failed_unless_creating(obj: Obj) -> tuple[str, str] | None:
+    if not kube.is_current(obj):
+        return None
+    c = kube.condition(obj, "NotReady")
+    if c and c.get("status") == "True" and c.get("reason") != "Creating":
+        return c.get("reason") or "NotReady", c.get("message") or ""
+    c = kube.condition(obj, "Ready")
+    if c and c.get("status") == "False":
+        return c.get("reason") or "NotReady", c.get("message") or ""
+    return None
+
+
+def _ready(obj: Obj) -> bool:
+    c = kube.condition(obj, "Ready")
+    return kube.is_current(obj) and c is not None and c.get("status") == "True"
+
+
+def wait_kafka_ready(
+    name: str,
+    namespace: str,
+    timeout: float = 600,
+    progress: kube.Progress | None = None,
+    context: str | None = None,
+) -> Obj:
+    """Wait for Kafka `name` to be Ready; fail fast on NotReady with a reason other than Creating."""
+    return kube.wait_for(
+        API_VERSION,
+        "Kafka",
+        name,
+        namespace,
+        _ready,
+        _failed_unless_creating,
+        timeout,
+        progress,
+        context,
+        pod_selector=f"strimzi.io/cluster={name}",
+    )
+
+
+def _check_label(kind: str, name: str, namespace: str, context: str | None) -> None:
+    obj = kube.get(API_VERSION, kind, name, namespace, context)
+    if obj is not None and not ((obj["metadata"].get("labels") or {}).get("strimzi.io/cluster")):
+        what = kube.describe(obj)
+        raise ResourceFailed(
+            f"{what} has no strimzi.io/cluster label, so no operator will ever act on it",
+            obj=what,
+            reason="MissingClusterLabel",
+            message="label strimzi.io/cluster is missing",
+            fix=f"add label strimzi.io/cluster: <your Kafka's name> to the {kind} and apply it again",
+        )
+
+
+def wait_topic_ready(
+    name: str,
+    namespace: str,
+    timeout: float = 120,
+    progress: kube.Progress | None = None,
+    context: str | None = None,
+) -> Obj:
+    """Wait for KafkaTopic `name` to be Ready; fail fast on Ready=False (e.g. NotSupported, InvalidConfig)."""
+    _check_label("KafkaTopic", name, namespace, context)
+    return kube.wait_for(
+        API_VERSION,
+        "KafkaTopic",
+        name,
+        namespace,
+        _ready,
+        _failed_unless_creating,
+        timeout,
+        progress,
+        context,
+    )
+
+
+def wait_user_ready(
+    name: str,
+    namespace: str,
+    timeout: float = 120,
+    progress: kube.Progress | None = None,
+    context: str | None = None,
+) -> Obj:
+    """Wait for KafkaUser `name` to be Ready (its Secret then exists); fail fast on NotReady/Ready=False."""
+    _check_label("KafkaUser", name, namespace, context)
+    return kube.wait_for(
+        API_VERSION, "KafkaUser", name, namespace, _ready, _failed_unless_creating, timeout, progress, context
+    )
+
+
+def bootstrap_servers(
+    cluster: str, namespace: str, listener: str = "external", context: str | None = None
+) -> str:
+    """The bootstrap address of a listener, from Kafka status.listeners (e.g. "localhost:32100")."""
+    obj = kube.get(API_VERSION, "Kafka", cluster, namespace, context)
+    what = f"Kafka {namespace}/{cluster}"
+    if obj is None:
+        raise NotFound(
+            f"{what} does not exist", obj=what, fix="create it first: kafkalab.strimzi.ensure_kafka(...)"
+        )
+    listeners = (obj.get("status") or {}).get("listeners") or []
+    for entry in listeners:
+        if entry.get("name") == listener and entry.get("bootstrapServers"):
+            return entry["bootstrapServers"]
+    if not listeners:
+        raise NotFound(
+            f"{what} reports no listeners yet (it is not ready)",
+            obj=what,
+            fix="wait for it first: kafkalab.strimzi.wait_kafka_ready(...)",
+        )
+    names = ", ".join(e.get("name", "?") for e in listeners)
+    raise NotFound(
+        f"{what} has no listener named {listener!r}; its listeners are: {names}",
+        obj=what,
+        fix=f"pass listener= one of {names}, or add a {listener!r} listener to spec.kafka.listeners",
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# ensure_*: bring what a notebook needs into being (idempotent)
+
+
+def ensure_kafka(
+    cluster: str,
+    namespace: str,
+    manifest: str = "kafka-single-node.yaml",
+    timeout: float = 600,
+    progress: kube.Progress | None = None,
+    context: str | None = None,
+) -> Obj:
+    """Create Kafka `cluster` (and its node pool) from a manifests/ file unless it exists; wait until Ready.
+
+    An existing Kafka of that name is left as it is (it may have been changed on purpose in a lesson).
+    """
+    kube.ensure_namespace(namespace, context=context)
+    if kube.get(API_VERSION, "Kafka", cluster, namespace, context) is None:
+        kube.apply(load_manifest(manifest, cluster=cluster, namespace=namespace), context=context)
+    return wait_kafka_ready(cluster, namespace, timeout, progress, context)
+
+
+def ensure_topic(
+    name: str,
+    cluster: str,
+    namespace: str,
+    partitions: int = 3,
+    replicas: int = 1,
+    config: dict | None = None,
+    timeout: float = 120,
+    progress: kube.Progress | None = None,
+    context: str | None = None,
+) -> Obj:
+    """Create KafkaTopic `name` unless it exists; wait until Ready. An existing topic is left as it is."""
+    if kube.get(API_VERSION, "KafkaTopic", name, namespace, context) is None:
+        kube.apply(topic(name, cluster, partitions, replicas, config, namespace), context=context)
+    return wait_topic_ready(name, namespace, timeout, progress, context)
+
+
+def ensure_user(
+    name: str,
+    cluster: str,
+    namespace: str,
+    authentication: str = "scram-sha-512",
+    acls: list[Obj] | None = None,
+    timeout: float = 120,
+    progress: kube.Progress | None = None,
+    context: str | None = None,
+) -> Obj:
+    """Create KafkaUser `name` unless it exists; wait until Ready (its credentials Secret then exists)."""
+    if kube.get(API_VERSION, "KafkaUser", name, namespace, context) is None:
+        kube.apply(user(name, cluster, authentication, acls, namespace), context=context)
+    return wait_user_ready(name, namespace, timeout, progress, context)
