@@ -1,0 +1,223 @@
+"""display: state summaries, line output, the widget/plain decision in real kernels, watch_pods' loop."""
+
+from __future__ import annotations
+
+import nbformat
+import papermill
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+from kafkalab import display, kube
+
+
+def kafka(conditions, **status):
+    return {
+        "kind": "Kafka",
+        "metadata": {"name": "my-cluster", "namespace": "kafka"},
+        "status": {"conditions": conditions, **status},
+    }
+
+
+def test_summarize_strimzi_and_deployment():
+    creating = kafka(
+        [{"type": "NotReady", "status": "True", "reason": "Creating", "message": "Kafka is being created"}]
+    )
+    assert display.summarize(creating) == ("NotReady (Creating)", "Kafka is being created")
+    assert display.summarize(kafka([{"type": "Ready", "status": "True", "message": "ok"}])) == ("Ready", "")
+    failed = kafka(
+        [{"type": "Ready", "status": "False", "reason": "NotSupported", "message": "Decreasing partitions"}]
+    )
+    assert display.summarize(failed) == ("Ready=False (NotSupported)", "Decreasing partitions")
+    deployment = {
+        "kind": "Deployment",
+        "status": {
+            "replicas": 1,
+            "conditions": [{"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable"}],
+        },
+    }
+    assert display.summarize(deployment)[0] == "Available=False (MinimumReplicasUnavailable), 0/1 ready"
+    assert display.summarize({"kind": "Kafka"}) == ("no status yet", "")
+
+
+def test_progress_prints_one_line_per_change(capsys):
+    cb = display.progress("Kafka kafka/my-cluster", widgets=False)
+    cb(None)
+    cb(None)
+    creating = kafka([{"type": "NotReady", "status": "True", "reason": "Creating"}])
+    cb(creating)
+    cb(creating)
+    cb(kafka([{"type": "Ready", "status": "True"}]))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert lines[0].endswith("Kafka kafka/my-cluster: not created yet")
+    assert lines[1].endswith("Kafka kafka/my-cluster: NotReady (Creating)")
+    assert lines[2].endswith("Kafka kafka/my-cluster: Ready")
+    assert lines[0].startswith("[")  # elapsed seconds first
+
+
+def test_pod_state_like_kubectl():
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "kafka"}]},
+        "status": {
+            "phase": "Pending",
+            "containerStatuses": [
+                {"ready": False, "restartCount": 2, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+            ],
+        },
+    }
+    assert display.pod_state(pod) == ("0/1", "CrashLoopBackOff", 2)
+    pod["status"] = {
+        "phase": "Running",
+        "containerStatuses": [{"ready": True, "restartCount": 0, "state": {}}],
+    }
+    assert display.pod_state(pod) == ("1/1", "Running", 0)
+    pod["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert display.pod_state(pod)[1] == "Terminating"
+    assert display.pod_state({"metadata": {}, "spec": {"containers": [{}]}, "status": {}}) == (
+        "0/1",
+        "Pending",
+        0,
+    )
+
+
+def test_show_conditions_text(capsys):
+    display.show_conditions(
+        kafka([{"type": "Ready", "status": "True", "reason": "", "message": ""}]), widgets=False
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Kafka kafka/my-cluster"
+    assert out[1].split() == ["TYPE", "STATUS", "REASON", "MESSAGE"]
+    assert out[2].split() == ["Ready", "True"]
+    display.show_conditions({"kind": "KafkaTopic", "metadata": {"name": "t"}}, widgets=False)
+    assert "no conditions yet" in capsys.readouterr().out
+
+
+def test_use_widgets_env(monkeypatch):
+    monkeypatch.setenv("KAFKALAB_DISPLAY", "widget")
+    assert display.use_widgets()
+    monkeypatch.setenv("KAFKALAB_DISPLAY", "plain")
+    monkeypatch.setenv("JPY_SESSION_NAME", "/x.ipynb")
+    assert not display.use_widgets()
+    monkeypatch.delenv("KAFKALAB_DISPLAY")
+    assert not display.use_widgets()  # JPY_SESSION_NAME but not in a kernel (plain pytest)
+
+
+def _kernel_says(env: dict) -> str:
+    km, kc = start_new_kernel(kernel_name="python3", env=env)
+    try:
+        reply = []
+        kc.execute_interactive(
+            "from kafkalab.display import use_widgets; print(use_widgets())",
+            output_hook=lambda m: reply.append(m["content"].get("text", "")),
+            timeout=60,
+        )
+        return "".join(reply).strip()
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize("session,expected", [("/home/me/notebooks/03.ipynb", "True"), (None, "False")])
+def test_use_widgets_in_a_real_kernel(monkeypatch, session, expected):
+    # A kernel started like jupyter_server starts it (JPY_SESSION_NAME in its env) renders widgets;
+    # one started without it (as papermill/nbval do) prints lines.
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("JPY_SESSION_NAME", "KAFKALAB_DISPLAY")}
+    if session:
+        env["JPY_SESSION_NAME"] = session
+    assert _kernel_says(env) == expected
+
+
+def test_papermill_kernel_prints_lines(tmp_path, monkeypatch):
+    monkeypatch.setenv("JPY_SESSION_NAME", "/pretend/we/run/inside/jupyterlab.ipynb")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from kafkalab import display\n"
+            "print('widgets:', display.use_widgets())\n"
+            "display.progress('Kafka kafka/x')(None)"
+        )
+    ]
+    src, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, src)
+    # kafkalab.suite clears JPY_SESSION_NAME for its kernels; emulate that path through papermill itself
+    from kafkalab.suite import _plain_display
+
+    with _plain_display():
+        papermill.execute_notebook(str(src), str(out), kernel_name="python3", progress_bar=False)
+    text = "".join(o.get("text", "") for o in nbformat.read(out, 4).cells[0].outputs)
+    assert "widgets: False" in text
+    assert "Kafka kafka/x: not created yet" in text
+
+
+class _Meta:
+    def __init__(self, rv, name=None):
+        self.resource_version, self.name = rv, name
+
+
+class _Pod:
+    def __init__(self, name):
+        self.metadata = _Meta("1", name)
+
+
+def _pod(name, phase, ready=False, rv="2"):
+    return {
+        "metadata": {"name": name, "resourceVersion": rv},
+        "spec": {"containers": [{"name": "c"}]},
+        "status": {"phase": phase, "containerStatuses": [{"ready": ready, "restartCount": 0, "state": {}}]},
+    }
+
+
+def test_watch_pods_ends_when_until_is_true(monkeypatch, capsys):
+    events = [
+        {"type": "ADDED", "raw_object": _pod("b", "Pending", rv="3")},
+        {"type": "MODIFIED", "raw_object": _pod("a", "Running", True, rv="4")},
+        {"type": "MODIFIED", "raw_object": _pod("b", "Running", True, rv="5")},
+        {"type": "MODIFIED", "raw_object": _pod("b", "Running", True, rv="6")},  # never reached
+    ]
+    seen_kwargs = {}
+
+    class FakeCore:
+        def __init__(self, api_client):
+            pass
+
+        def list_namespaced_pod(self, namespace, **kw):
+            class Listing:
+                metadata = _Meta("2")
+                items = [_Pod("a")]
+
+            return Listing()
+
+    class FakeWatch:
+        def stream(self, fn, namespace, **kw):
+            seen_kwargs.update(kw)
+            yield from events
+
+        def stop(self):
+            pass
+
+    class FakeApiClient:
+        def sanitize_for_serialization(self, pod):
+            return _pod(pod.metadata.name, "Pending")
+
+    import kubernetes
+
+    monkeypatch.setattr(kube, "api", lambda context=None: FakeApiClient())
+    monkeypatch.setattr(kubernetes.client, "CoreV1Api", FakeCore)
+    monkeypatch.setattr(kubernetes.watch, "Watch", FakeWatch)
+
+    def all_running(pods):
+        return len(pods) == 2 and all(p["status"]["phase"] == "Running" for p in pods)
+
+    pods = display.watch_pods("kafka", "app=x", until=all_running, timeout=30, widgets=False)
+    assert sorted(p["metadata"]["name"] for p in pods) == ["a", "b"]
+    assert seen_kwargs["resource_version"] == "2" and seen_kwargs["label_selector"] == "app=x"
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("] ", 1)[1] for line in lines] == [
+        "a  0/1  Pending  restarts=0",
+        "b  0/1  Pending  restarts=0",
+        "a  1/1  Running  restarts=0",
+        "b  1/1  Running  restarts=0",
+    ]
