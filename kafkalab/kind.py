@@ -1,0 +1,137 @@
+"""kind: a Kubernetes cluster in a Docker container on the laptop, created once and reused.
+
+Driven through the `kind` command line, like a learner would. Every command has a timeout, and a missing
+tool or a stopped Docker is reported with how to fix it rather than as a stack trace from subprocess.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from kafkalab.errors import KafkalabError, MissingTool
+from kafkalab.strimzi import manifest_path
+
+__all__ = [
+    "DEFAULT_NAME",
+    "INSTALL_HINTS",
+    "cluster_exists",
+    "context_name",
+    "delete_cluster",
+    "ensure_cluster",
+    "require",
+]
+
+DEFAULT_NAME = "kafkalab"
+INSTALL_HINTS = {
+    "docker": "install Docker Desktop or Docker Engine: https://docs.docker.com/get-docker/",
+    "kind": "install kind v0.31.0: `go install sigs.k8s.io/kind@v0.31.0`, or a release binary from "
+    "https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
+    "kubectl": "install kubectl: https://kubernetes.io/docs/tasks/tools/",
+}
+_QUICK = 60  # seconds for commands that only ask something (docker info, kind get clusters)
+_CREATE = 600  # creating a cluster pulls the node image the first time
+
+
+def context_name(name: str = DEFAULT_NAME) -> str:
+    """The kube context kind writes for cluster `name` ("kind-<name>")."""
+    return f"kind-{name}"
+
+
+def require(*tools: str) -> None:
+    """Raise MissingTool for the first tool that is not on PATH."""
+    for tool in tools:
+        if shutil.which(tool) is None:
+            raise MissingTool(tool, INSTALL_HINTS.get(tool, f"install {tool} and put it on PATH"))
+
+
+def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise KafkalabError(
+            f"`{' '.join(args)}` did not finish within {timeout:.0f}s",
+            obj=args[0],
+            fix="is Docker responsive? `docker ps`; a first run may pull a large image: try again",
+        ) from None
+
+
+def _docker_running() -> None:
+    result = _run(["docker", "info"], _QUICK)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise KafkalabError(
+            f"Docker is not running (`docker info` failed: {last})",
+            obj="docker",
+            fix="start Docker Desktop, or `sudo systemctl start docker` on Linux; then check `docker info`",
+        )
+
+
+def cluster_exists(name: str = DEFAULT_NAME) -> bool:
+    """Whether kind has a cluster called `name`."""
+    require("kind")
+    result = _run(["kind", "get", "clusters"], _QUICK)
+    if result.returncode != 0:
+        raise KafkalabError(
+            f"`kind get clusters` failed: {result.stderr.strip()}",
+            obj="kind",
+            fix="is Docker running? `docker info`",
+        )
+    return name in result.stdout.split()
+
+
+def ensure_cluster(
+    name: str = DEFAULT_NAME,
+    config: str | Path | None = None,
+    image: str | None = None,
+    timeout: float = _CREATE,
+) -> str:
+    """Create kind cluster `name` unless it exists; return its kube context name.
+
+    config defaults to manifests/kind-config.yaml (one node, Kafka's external ports mapped to 127.0.0.1).
+    An existing cluster is reused as it is (its port mappings cannot change after creation).
+    """
+    require("docker", "kind", "kubectl")
+    _docker_running()
+    if cluster_exists(name):
+        return context_name(name)
+    args = [
+        "kind",
+        "create",
+        "cluster",
+        "--name",
+        name,
+        "--config",
+        str(manifest_path(config or "kind-config.yaml")),
+    ]
+    if image:
+        args += ["--image", image]
+    args += ["--wait", "120s"]
+    result = _run(args, timeout)
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-5:])
+        busy = "address already in use" in result.stderr or "port is already allocated" in result.stderr
+        raise KafkalabError(
+            f"`kind create cluster --name {name}` failed:\n{tail}",
+            obj=f"kind cluster {name}",
+            fix="another cluster or program holds ports 32000-32002/32100: `kind get clusters`, then "
+            "`kind delete cluster --name <it>`"
+            if busy
+            else f"read the output above; `kind delete cluster --name {name}` and try again",
+        )
+    return context_name(name)
+
+
+def delete_cluster(name: str = DEFAULT_NAME, timeout: float = 300) -> bool:
+    """Delete kind cluster `name`; returns False when there was none."""
+    if not cluster_exists(name):
+        return False
+    result = _run(["kind", "delete", "cluster", "--name", name], timeout)
+    if result.returncode != 0:
+        raise KafkalabError(
+            f"`kind delete cluster --name {name}` failed: {result.stderr.strip()}",
+            obj=f"kind cluster {name}",
+            fix="is Docker running? `docker info`; `docker ps -a` shows the node container to remove by hand",
+        )
+    return True
