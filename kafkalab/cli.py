@@ -210,19 +210,21 @@ def up(kind_name, namespace, cluster, operator_namespace, strimzi_source, timeou
         sys.exit(1)
     source = strimzi_source or os.environ.get("KAFKALAB_STRIMZI_SOURCE") or strimzi.RELEASE_URL
     click.echo(f"kind cluster {kind_name} …")
-    kind.ensure_cluster(kind_name)
+    context = kind.ensure_cluster(kind_name)
     click.echo(f"Strimzi {strimzi.STRIMZI_VERSION} operator in {operator_namespace}, watching {namespace} …")
     strimzi.ensure_operator(
         namespace=operator_namespace,
         watch_namespaces=(namespace,),
         source=source,
         timeout=timeout,
-        progress=display.progress(f"Deployment {operator_namespace}/strimzi-cluster-operator"),
+        progress=display.progress(f"Deployment {operator_namespace}/{strimzi.OPERATOR_DEPLOYMENT}"),
+        context=context,
     )
     click.echo(f"Kafka {namespace}/{cluster} …")
-    strimzi.ensure_kafka(cluster, namespace, timeout=timeout)
-    servers = strimzi.bootstrap_servers(cluster, namespace)
-    click.echo(f"Ready. Bootstrap servers (external listener): {servers}")
+    progress = display.progress(f"Kafka {namespace}/{cluster}")
+    strimzi.ensure_kafka(cluster, namespace, timeout=timeout, progress=progress, context=context)
+    servers = strimzi.bootstrap_servers(cluster, namespace, context=context)
+    click.echo(f"Ready (context {context}). Bootstrap servers of the external listener: {servers}")
 
 
 @main.command()
@@ -286,31 +288,41 @@ def _use_hermetic_env() -> None:
 @click.option("--name", "kind_name", default="kafkalab", show_default=True, help="kind cluster name.")
 @click.option("--namespace", default="kafka", show_default=True)
 @click.option("--operator-namespace", default="strimzi", show_default=True)
+@click.option("--strimzi-source", default=None, help="Strimzi install source the operator came from.")
 @click.option(
-    "--keep-cluster", is_flag=True, help="Delete only kafkalab's namespaces and operator, keep the cluster."
+    "--context", default=None, help="kube context (default: the kind cluster's, else the current one)."
 )
-def down(kind_name, namespace, operator_namespace, keep_cluster) -> None:
+@click.option("--keep-cluster", is_flag=True, help="Delete only kafkalab's namespace and operator.")
+def down(kind_name, namespace, operator_namespace, strimzi_source, context, keep_cluster) -> None:
     """Delete the Kafka namespace, the operator and (unless --keep-cluster) the kind cluster."""
-    from kafkalab import kind
+    from kafkalab import kind, kube, strimzi
+    from kafkalab.errors import ClusterUnreachable
 
-    if not keep_cluster and shutil.which("kind") and kind.cluster_exists(kind_name):
+    has_kind = shutil.which("kind") is not None and _docker_running()[0] and kind.cluster_exists(kind_name)
+    if has_kind and not keep_cluster:
         click.echo(f"deleting kind cluster {kind_name} (everything in it goes with it) …")
         kind.delete_cluster(kind_name)
         click.echo("done")
         return
-    from kafkalab import kube, strimzi
-    from kafkalab.errors import ClusterUnreachable
-
+    if context is None and has_kind:
+        context = kind.context_name(kind_name)
     try:
-        kube.check_cluster()
+        kube.check_cluster(context)
     except ClusterUnreachable as e:
         click.echo(f"no cluster to clean up ({e.summary})")
         return
+    # The Kafka namespace first, while the operators still run: KafkaTopics carry the Topic Operator's
+    # finalizer, and without it running their namespace would never finish terminating.
     click.echo(f"deleting namespace {namespace} …")
-    kube.delete_namespace(namespace)
+    kube.delete_namespace(namespace, context=context)
+    source = strimzi_source or os.environ.get("KAFKALAB_STRIMZI_SOURCE") or strimzi.RELEASE_URL
     click.echo(f"uninstalling the Strimzi operator from {operator_namespace} …")
-    strimzi.uninstall_operator(namespace=operator_namespace, watch_namespaces=(namespace,))
-    click.echo("done" + ("" if keep_cluster else f" (no kind cluster named {kind_name})"))
+    strimzi.uninstall_operator(
+        namespace=operator_namespace, watch_namespaces=(namespace,), source=source, context=context
+    )
+    click.echo(
+        "done" + ("" if keep_cluster or has_kind else f" (there is no kind cluster named {kind_name})")
+    )
 
 
 if __name__ == "__main__":
