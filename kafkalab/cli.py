@@ -132,9 +132,11 @@ def parse_parameter(text: str) -> tuple[str, object]:
     if raw.strip() in ("None", "null", "~"):
         return key.strip(), None
     try:
-        return key.strip(), yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
     except yaml.YAMLError:
-        return key.strip(), raw
+        value = raw
+    # "a: b" would read as a mapping; a parameter given on the command line meant the text
+    return key.strip(), raw if isinstance(value, dict) else value
 
 
 def hermetic_parameters(environ: dict | None = None) -> dict:

@@ -137,6 +137,7 @@ def run_suite(
                     str(out / path.name),
                     parameters=dict(parameters),
                     kernel_name=kernel_name,
+                    language="python",  # every kafkalab notebook is Python, whatever its metadata says
                     cwd=str(directory),
                     progress_bar=False,
                     execution_timeout=cell_timeout,
