@@ -143,9 +143,7 @@ def hermetic_parameters(environ: dict | None = None) -> dict:
     """Notebook parameters for the hermetic cluster: no kind, Strimzi from a local dir, current context."""
     environ = os.environ if environ is None else environ
     source = environ.get("KAFKALAB_STRIMZI_SOURCE") or DEFAULT_STRIMZI_LOCAL
-    if "://" not in source:  # kernels run in notebooks/, so a relative path must be made absolute here
-        source = str((ROOT / os.path.expanduser(source)).resolve())
-    return {"create_kind_cluster": False, "strimzi_source": source, "kube_context": None}
+    return {"create_kind_cluster": False, "strimzi_source": _absolute_source(source), "kube_context": None}
 
 
 class _Group(click.Group):
@@ -233,21 +231,41 @@ def up(kind_name, namespace, cluster, operator_namespace, strimzi_source, timeou
 @click.option(
     "--output", "-o", default=None, help="Directory for executed notebooks (default out/run-<time>)."
 )
+@click.option(
+    "-f",
+    "--parameters-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML file of notebook parameters (e.g. tests/notebooks/kind.yaml).",
+)
 @click.option("-p", "--parameter", "params", multiple=True, metavar="KEY=VALUE", help="Notebook parameter.")
 @click.option("--hermetic", is_flag=True, help="Parameters for the hermetic cluster (no kind).")
 @click.option("--notebook", "-n", "notebooks", multiple=True, help="Only these notebooks (e.g. -n 03 -n 04).")
 @click.option("--cell-timeout", default=1800, show_default=True, help="Seconds per cell.")
-def run(output, params, hermetic, notebooks, cell_timeout) -> None:
-    """Run the notebook suite in order with papermill; write executed notebooks and a summary."""
+def run(output, parameters_file, params, hermetic, notebooks, cell_timeout) -> None:
+    """Run the notebook suite in order with papermill; write executed notebooks and a summary.
+
+    Parameters come from --parameters-file, then --hermetic, then $KAFKALAB_STRIMZI_SOURCE, then each -p.
+    """
+    import yaml
+
     from kafkalab import suite
 
     parameters: dict = {}
+    if parameters_file:
+        loaded = yaml.safe_load(Path(parameters_file).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise click.BadParameter("must be a YAML mapping of name: value", param_hint="--parameters-file")
+        parameters.update(loaded)
     if hermetic:
         _use_hermetic_env()
         parameters.update(hermetic_parameters())
+    if os.environ.get("KAFKALAB_STRIMZI_SOURCE"):
+        parameters["strimzi_source"] = os.environ["KAFKALAB_STRIMZI_SOURCE"]
     for text in params:
         key, value = parse_parameter(text)
         parameters[key] = value
+    if isinstance(parameters.get("strimzi_source"), str):
+        parameters["strimzi_source"] = _absolute_source(parameters["strimzi_source"])
     out = Path(output or f"out/run-{dt.datetime.now():%Y%m%d-%H%M%S}")
     click.echo(f"notebooks → {out}   KUBECONFIG={os.environ.get('KUBECONFIG', '<default>')}")
     for k, v in parameters.items():
@@ -273,6 +291,14 @@ def run(output, params, hermetic, notebooks, cell_timeout) -> None:
         )
         sys.exit(1)
     click.echo(f"all {len(summary.results)} notebooks passed")
+
+
+def _absolute_source(source: str) -> str:
+    """A local Strimzi source as an absolute path: the kernels run in notebooks/, not where we started."""
+    if "://" in source or os.path.isabs(os.path.expanduser(source)):
+        return os.path.expanduser(source)
+    here = Path.cwd() / source
+    return str((here if here.exists() else ROOT / source).resolve())
 
 
 def _use_hermetic_env() -> None:

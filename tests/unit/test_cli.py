@@ -189,3 +189,17 @@ def test_down_without_any_cluster(monkeypatch, tmp_path):
     result = CliRunner().invoke(cli.main, ["down"])
     assert result.exit_code == 0, result.output
     assert "no cluster to clean up" in result.output
+
+
+def test_run_parameters_file_then_p(checkout, monkeypatch):
+    monkeypatch.delenv("KAFKALAB_STRIMZI_SOURCE", raising=False)
+    (checkout / "params.yaml").write_text(
+        "message_count: 3\ncreate_kind_cluster: true\nstrimzi_source: notebooks\n"
+    )
+    result = CliRunner().invoke(
+        cli.main, ["run", "-f", "params.yaml", "-p", "message_count=4", "-o", "out/f"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "create_kind_cluster True count 4" in (checkout / "out/f/00-params.ipynb").read_text()
+    # a relative local source is made absolute (the kernels run in notebooks/)
+    assert f"strimzi_source = '{checkout / 'notebooks'}'" in result.output
