@@ -1,0 +1,624 @@
+"""One real Apache Kafka 4.3.1 broker (a JVM, KRaft combined mode, node id 0) on 127.0.0.1.
+
+The Strimzi stand-in runs one of these per `Kafka` resource. Each Strimzi listener becomes a broker listener
+on its own 127.0.0.1 port; two more listeners are ours alone:
+
+- STANDIN_ADMIN  SASL_PLAINTEXT, SCRAM-SHA-512 user `standin-admin` (seeded when the storage is formatted, a
+                 super user under the authorizer). The stand-in manages topics, users and ACLs through it, and
+                 the broker uses it as its inter-broker listener.
+- CONTROLLER     the KRaft controller listener, SASL_PLAINTEXT with PLAIN: SCRAM cannot authenticate the
+                 controller (its credentials live in the metadata log the controller serves), and an anonymous
+                 PLAINTEXT controller would need `User:ANONYMOUS` as super user, which would make every
+                 unauthenticated learner listener a super user too.
+
+Everything lives in the state directory: `state.json` (cluster id, ports, admin password — kept so a restart,
+like Strimzi rolling a pod, keeps the cluster id, the data and the addresses), `data/`, `server.properties`,
+`broker.log` (the JVM's output), `broker.pid`. The JVM command line names the state directory, so a cleanup
+script can find a leftover JVM by path.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import random
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .ca import ClusterCA
+
+__all__ = [
+    "ADMIN_USER",
+    "Broker",
+    "BrokerError",
+    "BrokerSpec",
+    "FORBIDDEN_CONFIG_PREFIXES",
+    "ListenerSpec",
+    "fetch_kafka",
+]
+
+KAFKA_VERSION = "4.3.1"
+ADMIN_USER = "standin-admin"
+ADMIN_LISTENER = "STANDIN_ADMIN"
+CONTROLLER_LISTENER = "CONTROLLER"
+CONTROLLER_USER = "standin-controller"
+HERMETIC = Path(__file__).resolve().parents[1]
+FETCH_SCRIPT = HERMETIC / "fetch-kafka.sh"
+LOG4J_CONFIG = HERMETIC / "kafka" / "log4j2.xml"
+
+# Small and quick to start: a learner's cluster holds a few topics and a few thousand messages. C1 only
+# (TieredStopAtLevel=1) starts the broker about twice as fast on two cores, where C2 compiling competes with
+# the start itself; peak throughput is lower. KAFKALAB_BROKER_JVM_OPTS is appended (later flags win), e.g.
+# "-XX:TieredStopAtLevel=4 -Xmx1g" for benchmarks.
+JVM_OPTS = [
+    "-Xms64m",
+    "-Xmx384m",
+    "-XX:MaxDirectMemorySize=128m",
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Xss512k",
+    "-Djava.awt.headless=true",
+    "-Xlog:cds*=off",  # a missing or stale class-data archive is not worth a warning in the broker log
+]
+
+# Ports come from below the kernel's ephemeral range (usually 32768-60999), so an outgoing connection made
+# while a broker is down for a restart cannot take the port the broker will come back on.
+PORT_RANGE = (20000, 32000)
+
+# Strimzi owns these keys of spec.kafka.config and ignores a user's value for them (with a warning); the
+# stand-in owns them for the same reasons. Exceptions Strimzi allows are in ALLOWED_CONFIG.
+FORBIDDEN_CONFIG_PREFIXES = (
+    "listeners", "advertised.", "broker.", "listener.", "host.name", "port", "inter.broker.listener.name",
+    "sasl.", "ssl.", "security.", "password.", "log.dir", "zookeeper.", "authorizer.", "super.user",
+    "node.id", "process.roles", "controller.", "metadata.log.dir",
+)  # fmt: skip
+ALLOWED_CONFIG = (
+    "ssl.cipher.suites", "ssl.protocol", "ssl.enabled.protocols", "ssl.secure.random.implementation",
+    "controller.quorum.election.backoff.max.ms", "controller.quorum.election.timeout.ms",
+    "controller.quorum.fetch.timeout.ms",
+)  # fmt: skip
+
+# One broker: internal topics cannot have more replicas than that. spec.kafka.config may still set them
+# (Strimzi's examples do, to 1 for a single node).
+SINGLE_NODE_DEFAULTS = {
+    "offsets.topic.replication.factor": "1",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+    "share.coordinator.state.topic.replication.factor": "1",
+    "share.coordinator.state.topic.min.isr": "1",
+    "default.replication.factor": "1",
+    "min.insync.replicas": "1",
+    "num.partitions": "1",
+    # A consumer group's first member should not wait 3 s for company that will not come.
+    "group.initial.rebalance.delay.ms": "0",
+}
+
+
+@dataclass
+class ListenerSpec:
+    """One Strimzi listener: `name` as in spec.kafka.listeners[].name; authentication None, "scram-sha-512"
+    or "tls"."""
+
+    name: str
+    tls: bool = False
+    authentication: str | None = None
+
+
+@dataclass
+class BrokerSpec:
+    """What a broker is configured from: the Kafka resource's listeners, `authorization: simple`, and
+    spec.kafka.config. `tls_hosts` are extra names/IPs for the server certificate (127.0.0.1 and localhost
+    are always in it)."""
+
+    listeners: list[ListenerSpec]
+    authorization_simple: bool = False
+    config: dict = field(default_factory=dict)
+    tls_hosts: list[str] = field(default_factory=list)
+
+
+class BrokerError(Exception):
+    """A broker did not start or stop as asked; the message ends with the broker log's last lines."""
+
+
+def fetch_kafka() -> Path:
+    """Run fetch-kafka.sh (instant when cached) and return the Kafka libs directory it prints."""
+    try:
+        out = subprocess.run([str(FETCH_SCRIPT)], capture_output=True, text=True, check=False, timeout=900)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise BrokerError(f"cannot run {FETCH_SCRIPT}: {e}") from e
+    if out.returncode != 0:
+        raise BrokerError(out.stderr.strip() or f"{FETCH_SCRIPT} failed (exit {out.returncode})")
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+class Broker:
+    """A single-node Kafka cluster (KRaft combined mode) whose data and addresses survive restarts."""
+
+    def __init__(self, name: str, state_dir: Path, ca: ClusterCA, libs_dir: Path | None = None,
+                 clients_ca: ClusterCA | None = None) -> None:  # fmt: skip
+        """`ca` signs the server certificate; `clients_ca` (default: `ca`) is what `authentication: tls`
+        listeners trust for client certificates, like Strimzi's clients CA."""
+        self.name = name
+        self.state_dir = Path(state_dir).resolve()
+        self.ca = ca
+        self.clients_ca = clients_ca or ca
+        self.libs_dir = Path(libs_dir) if libs_dir else fetch_kafka()
+        self.java = _java()
+        self.ignored_config: list[str] = []  # spec.config keys dropped by the last start (Strimzi warns)
+        self._proc: subprocess.Popen | None = None
+        self._launch_offset = 0
+        self._cds_dump: Path | None = None
+        self._lock = threading.RLock()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._state_file = self.state_dir / "state.json"
+        self._state = self._load_state()
+
+    # -- public surface -------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def cluster_id(self) -> str:
+        return self._state["cluster_id"]
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """Spec listener name -> port, for every listener this broker has ever had (kept across restarts)."""
+        return dict(self._state["ports"])
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self.running else None
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "broker.log"
+
+    def bootstrap(self, listener: str) -> str:
+        """`127.0.0.1:<port>` of the spec listener named `listener`."""
+        if listener not in self._state["ports"]:
+            raise BrokerError(
+                f"broker {self.name}: no listener named {listener!r}; known: {sorted(self.ports)}"
+            )
+        return f"127.0.0.1:{self._state['ports'][listener]}"
+
+    @property
+    def admin_config(self) -> dict:
+        """kafka-python keyword arguments reaching this broker as the super user (topics, users, ACLs)."""
+        return {
+            "bootstrap_servers": f"127.0.0.1:{self._state['internal_ports'][ADMIN_LISTENER]}",
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": ADMIN_USER,
+            "sasl_plain_password": self._state["admin_password"],
+        }
+
+    def start(self, spec: BrokerSpec, timeout: float = 60) -> None:
+        """Configure from `spec`, format the storage on first start, start the JVM and wait until it answers.
+
+        Raises BrokerError (with the log tail) if the JVM exits or does not answer within `timeout` seconds;
+        the JVM is stopped then. Starting a running broker is an error: use restart().
+        """
+        with self._lock:
+            if self.running:
+                raise BrokerError(
+                    f"broker {self.name} is already running (pid {self._proc.pid}); use restart()"
+                )
+            self._kill_leftover()
+            names = [_listener_name(ls.name) for ls in spec.listeners]
+            dup = {n for n in names if names.count(n) > 1}
+            if dup or set(names) & {ADMIN_LISTENER, CONTROLLER_LISTENER}:
+                raise BrokerError(
+                    f"broker {self.name}: listener names clash after upper-casing: {sorted(dup)}"
+                )
+            for ls in spec.listeners:
+                if ls.authentication not in (None, "scram-sha-512", "tls"):
+                    raise BrokerError(
+                        f"broker {self.name}: listener {ls.name!r} authentication {ls.authentication!r} is"
+                        " not supported by the stand-in (use scram-sha-512, tls or none)"
+                    )
+                self._port_for(ls.name, internal=False)
+            for internal in (ADMIN_LISTENER, CONTROLLER_LISTENER):
+                self._port_for(internal, internal=True)
+            self._save_state()
+            self._check_ports_free(spec)
+            props = self._write_properties(spec)
+            self._format(props)
+            self._launch(props)
+            self._wait_ready(spec, timeout)
+
+    def restart(self, spec: BrokerSpec, timeout: float = 60) -> None:
+        """Stop, apply `spec`, start — as Strimzi rolls a pod. Data, topics, cluster id and ports are kept."""
+        with self._lock:
+            self.stop()
+            self.start(spec, timeout=timeout)
+
+    def stop(self, timeout: float = 20) -> None:
+        """SIGTERM the JVM's process group, SIGKILL it after `timeout` s. Does nothing if not running."""
+        with self._lock:
+            proc, self._proc = self._proc, None
+            if proc is not None:
+                _stop_group(proc.pid, lambda: proc.poll() is not None, timeout)
+                proc.wait()
+                self._keep_cds_dump()
+            (self.state_dir / "broker.pid").unlink(missing_ok=True)
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last `lines` lines of the broker's log (its stdout and stderr)."""
+        try:
+            with open(self.log_file, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 200 * lines - 4096))
+                data = f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return "(no broker log yet)"
+        return "\n".join(data.splitlines()[-lines:])
+
+    # -- state --------------------------------------------------------------------------------------------
+
+    def _load_state(self) -> dict:
+        if self._state_file.exists():
+            return json.loads(self._state_file.read_text())
+        state = {
+            # Kafka's Uuid text form: 16 random bytes, URL-safe base64 without padding.
+            "cluster_id": base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="),
+            "admin_password": base64.urlsafe_b64encode(os.urandom(18)).decode(),
+            "controller_password": base64.urlsafe_b64encode(os.urandom(18)).decode(),
+            "ports": {},
+            "internal_ports": {},
+        }
+        self._state = state
+        self._save_state()
+        return state
+
+    def _save_state(self) -> None:
+        tmp = self._state_file.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds passwords
+        with os.fdopen(fd, "w") as f:
+            json.dump(self._state, f, indent=2)
+        os.replace(tmp, self._state_file)
+
+    def _port_for(self, name: str, internal: bool) -> int:
+        table = self._state["internal_ports" if internal else "ports"]
+        if name not in table:
+            taken = set(self._state["ports"].values()) | set(self._state["internal_ports"].values())
+            table[name] = _free_port(taken)
+        return table[name]
+
+    def _check_ports_free(self, spec: BrokerSpec) -> None:
+        wanted = {ls.name: self._state["ports"][ls.name] for ls in spec.listeners}
+        wanted.update(self._state["internal_ports"])
+        for name, port in wanted.items():
+            if not _can_bind(port):
+                raise BrokerError(
+                    f"broker {self.name}: port {port} of listener {name!r} is in use by another process — "
+                    f"stop it (ss -ltnp 'sport = :{port}') or delete {self._state_file} to pick new ports"
+                )
+
+    # -- configuration ------------------------------------------------------------------------------------
+
+    def _write_properties(self, spec: BrokerSpec) -> Path:
+        ctrl_port = self._state["internal_ports"][CONTROLLER_LISTENER]
+        admin_port = self._state["internal_ports"][ADMIN_LISTENER]
+        listeners = {ADMIN_LISTENER: admin_port}
+        protocols = {ADMIN_LISTENER: "SASL_PLAINTEXT", CONTROLLER_LISTENER: "SASL_PLAINTEXT"}
+        p: dict[str, str] = dict(SINGLE_NODE_DEFAULTS)
+        self.ignored_config = []
+        for key, value in spec.config.items():
+            if key.startswith(FORBIDDEN_CONFIG_PREFIXES) and not key.startswith(ALLOWED_CONFIG):
+                self.ignored_config.append(key)
+            else:
+                p[key] = _prop_value(value)
+
+        admin_jaas = _jaas(
+            "scram.ScramLoginModule", username=ADMIN_USER, password=self._state["admin_password"]
+        )
+        ctrl_pw = self._state["controller_password"]
+        ctrl_jaas = _jaas(
+            "plain.PlainLoginModule",
+            username=CONTROLLER_USER,
+            password=ctrl_pw,
+            **{f"user_{CONTROLLER_USER}": ctrl_pw},
+        )
+        a, c = ADMIN_LISTENER.lower(), CONTROLLER_LISTENER.lower()
+        p.update(
+            {
+                "process.roles": "broker,controller",
+                "node.id": "0",
+                "controller.quorum.voters": f"0@127.0.0.1:{ctrl_port}",
+                "controller.listener.names": CONTROLLER_LISTENER,
+                "inter.broker.listener.name": ADMIN_LISTENER,
+                "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+                "sasl.mechanism.controller.protocol": "PLAIN",
+                f"listener.name.{a}.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+                f"listener.name.{a}.scram-sha-512.sasl.jaas.config": admin_jaas,
+                f"listener.name.{c}.sasl.enabled.mechanisms": "PLAIN",
+                f"listener.name.{c}.plain.sasl.jaas.config": ctrl_jaas,
+                "log.dirs": str(self.state_dir / "data"),
+            }
+        )
+
+        tls_needed = any(ls.tls or ls.authentication == "tls" for ls in spec.listeners)
+        for ls in spec.listeners:
+            bname = _listener_name(ls.name)
+            lname = bname.lower()
+            listeners[bname] = self._state["ports"][ls.name]
+            tls = ls.tls or ls.authentication == "tls"  # Strimzi requires tls: true for tls authentication
+            scram = ls.authentication == "scram-sha-512"
+            protocols[bname] = ("SASL_" if scram else "") + ("SSL" if tls else "PLAINTEXT")
+            if scram:
+                p[f"listener.name.{lname}.sasl.enabled.mechanisms"] = "SCRAM-SHA-512"
+                # the server side of SCRAM needs a login module; credentials come from the metadata log
+                p[f"listener.name.{lname}.scram-sha-512.sasl.jaas.config"] = _jaas("scram.ScramLoginModule")
+            if ls.authentication == "tls":
+                p[f"listener.name.{lname}.ssl.client.auth"] = "required"
+                p[f"listener.name.{lname}.ssl.truststore.type"] = "PEM"
+                p[f"listener.name.{lname}.ssl.truststore.location"] = str(self.clients_ca.cert_path)
+        if tls_needed:
+            p.update(
+                {
+                    "ssl.keystore.type": "PEM",
+                    "ssl.keystore.location": str(self._keystore(spec)),
+                    "ssl.truststore.type": "PEM",
+                    "ssl.truststore.location": str(self.ca.cert_path),
+                }
+            )
+        p["listeners"] = ",".join(
+            [f"{n}://127.0.0.1:{port}" for n, port in listeners.items()]
+            + [f"{CONTROLLER_LISTENER}://127.0.0.1:{ctrl_port}"]
+        )
+        p["advertised.listeners"] = ",".join(f"{n}://127.0.0.1:{port}" for n, port in listeners.items())
+        p["listener.security.protocol.map"] = ",".join(f"{n}:{proto}" for n, proto in protocols.items())
+        if spec.authorization_simple:
+            p["authorizer.class.name"] = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+            p["super.users"] = f"User:{ADMIN_USER};User:{CONTROLLER_USER}"
+
+        path = self.state_dir / "server.properties"
+        body = "".join(f"{k}={_escape(v)}\n" for k, v in sorted(p.items()))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds passwords
+        with os.fdopen(fd, "w") as f:
+            f.write(
+                f"# written by the kafkalab Strimzi stand-in for broker {self.name}; rewritten on start\n"
+            )
+            f.write(body)
+        return path
+
+    def _keystore(self, spec: BrokerSpec) -> Path:
+        # Kafka's PEM keystore wants the private key and the certificate chain in one file.
+        cert, key = self.ca.server_cert(f"{self.name}-broker", list(spec.tls_hosts))
+        path = self.state_dir / "keystore.pem"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key.read_bytes() + cert.read_bytes())
+        return path
+
+    # -- the JVM --------------------------------------------------------------------------------------
+
+    def _java_cmd(self, main: str, *args: str, cds_dump: Path | None = None) -> list[str]:
+        # Class-data sharing: the first broker JVM dumps the classes it loaded into an archive when it exits;
+        # later JVMs map it instead of loading ~4000 classes from jars, which halves the start time again.
+        if self._cds_archive.exists():
+            cds = [f"-XX:SharedArchiveFile={self._cds_archive}"]
+        elif cds_dump:
+            cds = [f"-XX:ArchiveClassesAtExit={cds_dump}"]
+        else:
+            cds = []
+        return [
+            self.java,
+            *JVM_OPTS,
+            *cds,
+            *shlex.split(os.environ.get("KAFKALAB_BROKER_JVM_OPTS", "")),
+            f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+            f"-Dkafka.logs.dir={self.state_dir / 'logs'}",
+            "-cp",
+            f"{self.libs_dir}/*",
+            main,
+            *args,
+        ]
+
+    def _format(self, props: Path) -> None:
+        if (self.state_dir / "data" / "meta.properties").exists():
+            return  # formatted once; the cluster id and seeded admin user live in the data
+        scram = f"SCRAM-SHA-512=[name={ADMIN_USER},password={self._state['admin_password']}]"
+        cmd = self._java_cmd(
+            "kafka.tools.StorageTool", "format", "--cluster-id", self.cluster_id, "--config", str(props),
+            "--add-scram", scram,
+        )  # fmt: skip
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+        with open(self.log_file, "a") as log:
+            log.write(
+                f"=== {_now()} format storage (cluster id {self.cluster_id}) ===\n{out.stdout}{out.stderr}"
+            )
+        if out.returncode != 0:
+            raise BrokerError(
+                f"broker {self.name}: formatting the storage in {self.state_dir / 'data'} failed"
+                f" (exit {out.returncode})\n{self.log_tail()}"
+            )
+
+    def _launch(self, props: Path) -> None:
+        with open(self.log_file, "a") as log:
+            self._launch_offset = log.tell()  # readiness looks for "started" only after this point
+            log.write(f"=== {_now()} start ===\n")
+            log.flush()
+            # own session: the JVM and anything it spawns are one process group, stopped together
+            self._cds_dump = self._cds_archive.with_name(
+                f"{self._cds_archive.name}.{os.getpid()}.{id(self)}.tmp"
+            )
+            self._proc = subprocess.Popen(
+                self._java_cmd("kafka.Kafka", str(props), cds_dump=self._cds_dump),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.state_dir,
+            )
+        (self.state_dir / "broker.pid").write_text(f"{self._proc.pid}\n")
+
+    def _wait_ready(self, spec: BrokerSpec, timeout: float) -> None:
+        """Ready = the server logged it started, every listener accepts connections, and the admin
+        user can read the cluster metadata."""
+        deadline = time.monotonic() + timeout
+        ports = [self._state["ports"][ls.name] for ls in spec.listeners]
+        ports += list(self._state["internal_ports"].values())
+        while True:
+            if self._proc.poll() is not None:
+                code, self._proc = self._proc.returncode, None
+                raise BrokerError(f"broker {self.name}: the JVM exited with code {code}\n{self.log_tail()}")
+            if (
+                self._started_logged(self._launch_offset)
+                and all(_can_connect(p) for p in ports)
+                and self._admin_ok()
+            ):
+                return
+            if time.monotonic() > deadline:
+                tail = self.log_tail()
+                self.stop()
+                raise BrokerError(f"broker {self.name}: not ready after {timeout:.0f}s; stopped it\n{tail}")
+            time.sleep(0.25)
+
+    def _started_logged(self, offset: int) -> bool:
+        with open(self.log_file, "rb") as f:
+            f.seek(offset)
+            return b"Kafka Server started" in f.read()
+
+    def _admin_ok(self) -> bool:
+        from kafka.admin import KafkaAdminClient  # late: importing kafka-python costs ~0.3 s
+
+        try:
+            admin = KafkaAdminClient(**self.admin_config, request_timeout_ms=5000)
+        except Exception:  # noqa: BLE001 — not answering yet, whatever the reason; the deadline decides
+            return False
+        try:
+            admin.describe_cluster()
+            return True
+        except Exception:  # noqa: BLE001
+            return False
+        finally:
+            admin.close()
+
+    @property
+    def _cds_archive(self) -> Path:
+        # An archive only fits the JVM and the jars it was made with: name it after both.
+        java = Path(self.java).resolve()
+        marker = self.libs_dir.parent / "fetched"
+        key = f"{java}:{java.stat().st_mtime_ns}:{marker.read_text() if marker.exists() else self.libs_dir}"
+        return self.libs_dir.parent / f"cds-{hashlib.sha256(key.encode()).hexdigest()[:12]}.jsa"
+
+    def _keep_cds_dump(self) -> None:
+        # The dump is written when the JVM exits; publish it under its final name in one step, so a JVM
+        # starting meanwhile never maps a half-written archive. Concurrent dumps: the last one wins.
+        dump, self._cds_dump = self._cds_dump, None
+        if dump and dump.exists():
+            if dump.stat().st_size > 0 and not self._cds_archive.exists():
+                os.replace(dump, self._cds_archive)
+            else:
+                dump.unlink(missing_ok=True)
+
+    def _kill_leftover(self) -> None:
+        # A JVM from an earlier stand-in process (crashed, or restarted without stopping) still holds the
+        # data directory lock and the ports: stop it, but only if it is ours (state dir in its cmdline).
+        pidfile = self.state_dir / "broker.pid"
+        try:
+            pid = int(pidfile.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except (FileNotFoundError, ValueError):
+            return
+        if str(self.state_dir) in cmdline:
+            _stop_group(pid, lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), 20)
+        pidfile.unlink(missing_ok=True)
+
+
+def _java() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if not java or not os.access(java, os.X_OK):
+        raise BrokerError(
+            "java not found — install a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)"
+        )
+    return java
+
+
+def _listener_name(spec_name: str) -> str:
+    return re.sub(r"[^A-Z0-9_]", "_", spec_name.upper())
+
+
+def _jaas(module: str, **options: str) -> str:
+    opts = "".join(f' {k}="{v}"' for k, v in options.items())
+    return f"org.apache.kafka.common.security.{module} required{opts};"
+
+
+def _prop_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _escape(value: str) -> str:
+    # java.util.Properties: backslashes escape, and a newline would end the value
+    return value.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _free_port(taken: set[int]) -> int:
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(*PORT_RANGE)
+        if port not in taken and _can_bind(port):
+            return port
+    raise BrokerError(f"no free port found in {PORT_RANGE[0]}-{PORT_RANGE[1]} on 127.0.0.1")
+
+
+def _can_bind(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the JVM does: TIME_WAIT is no obstacle
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _can_connect(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+def _stop_group(pid: int, gone, timeout: float) -> None:
+    """SIGTERM the process group led by `pid` (Kafka shuts down cleanly on it), SIGKILL after `timeout`."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if gone():
+                return
+            time.sleep(0.1)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
