@@ -73,7 +73,12 @@ def main(argv=None) -> int:
         print(f"record.py: executing {name}", file=sys.stderr, flush=True)
         # Raises PapermillExecutionError on a failing cell: nothing is written back then.
         papermill.execute_notebook(
-            src, executed, parameters=params, kernel_name="python3", cwd=args.out, progress_bar=False,
+            src,
+            executed,
+            parameters=params,
+            kernel_name="python3",
+            cwd=args.out,
+            progress_bar=False,
             log_output=True,
         )
         nb = strip(nbformat.read(executed, as_version=4), name)

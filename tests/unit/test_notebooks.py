@@ -1,0 +1,229 @@
+"""Static checks of the teaching notebooks (no cluster, no kernel).
+
+They guard the conventions nbval and papermill rely on (DESIGN.md §4): a `parameters` cell with the common
+names, outputs stored only in `# NBVAL_CHECK_OUTPUT` cells (and every such cell carrying the output it is
+compared against), checked outputs that do not depend on parameters, no secret in a notebook, and every
+kafkalab function a notebook calls existing in the library with the arguments the notebook passes.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("[0-9]*.ipynb"))
+IDS = [p.name for p in NOTEBOOKS]
+
+COMMON_PARAMETERS = {
+    "kube_context",
+    "create_kind_cluster",
+    "kind_cluster_name",
+    "strimzi_source",
+    "operator_namespace",
+    "namespace",
+    "cluster_name",
+    "listener",
+    "timeout_s",
+    "teardown",
+}
+# Parameters whose values a team changes: a checked output must not contain them (DESIGN.md §4).
+NAME_PARAMETERS = ("cluster_name", "kind_cluster_name", "namespace", "operator_namespace", "topic_name")
+COUNT_PARAMETERS = ("message_count",)
+
+SECRET_PATTERNS = {
+    "PEM block": re.compile(r"-----BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE)-----"),
+    "password value": re.compile(r"password\s*[=:]\s*[\"']?(?![<{*])[A-Za-z0-9+/_-]{8,}", re.I),
+    "JAAS config with credentials": re.compile(r"ScramLoginModule required .*password=\"[^\"<]", re.I),
+    "JWT / service-account token": re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
+    "long base64 blob": re.compile(r"(?=[A-Za-z0-9+/]*\d)(?=[A-Za-z0-9+/]*[A-Z])[A-Za-z0-9+/]{40,}={0,2}"),
+}
+
+
+def load(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def is_checked(cell) -> bool:
+    return cell.cell_type == "code" and any(
+        line.strip().lstrip("#").strip() == "NBVAL_CHECK_OUTPUT" for line in cell.source.splitlines()
+    )
+
+
+def code_of(cell) -> str:
+    """Cell source as Python: IPython magics and shell escapes blanked out (same line numbers)."""
+    return "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines()
+    )
+
+
+def parameters_cell(nb):
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"expected exactly one cell tagged 'parameters', found {len(cells)}"
+    return cells[0]
+
+
+def parameter_values(nb) -> dict:
+    values = {}
+    for node in ast.parse(parameters_cell(nb).source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, (
+            f"parameters cell line {node.lineno}: only `name = literal` lines (papermill overrides them)"
+        )
+        values[node.targets[0].id] = ast.literal_eval(node.value)
+    return values
+
+
+def test_there_are_notebooks():
+    names = {p.name[:2] for p in NOTEBOOKS}
+    assert {"00", "01", "02", "03", "04", "05", "99"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_valid_nbformat_with_stable_cell_ids(path):
+    nb = load(path)
+    nbformat.validate(nb)
+    assert nb.nbformat == 4 and nb.nbformat_minor >= 5, "cell ids need nbformat 4.5"
+    ids = [c.get("id") for c in nb.cells]
+    assert all(ids) and len(set(ids)) == len(ids), "every cell needs a unique id"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_parameters_cell_has_the_common_names(path):
+    nb = load(path)
+    values = parameter_values(nb)
+    missing = COMMON_PARAMETERS - set(values)
+    assert not missing, f"parameters cell lacks {sorted(missing)}"
+    first_code = next(
+        c for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
+    )
+    assert nb.cells.index(parameters_cell(nb)) < nb.cells.index(first_code), "parameters come before any code"
+    assert isinstance(values["timeout_s"], int | float) and values["timeout_s"] > 0
+    assert values["teardown"] is False, "a notebook must not delete what it made unless asked to"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_default_strimzi_source_is_the_release(path):
+    from kafkalab import strimzi
+
+    assert parameter_values(load(path))["strimzi_source"] == strimzi.RELEASE_URL
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_outputs_only_in_checked_cells(path):
+    for cell in load(path).cells:
+        if cell.cell_type != "code":
+            continue
+        if is_checked(cell):
+            assert cell.outputs, f"checked cell {cell.id} has no stored output to compare against"
+            # nbval skips the comparison for a cell whose stored execution_count is None
+            assert cell.execution_count is not None, f"checked cell {cell.id} has no execution_count"
+            bad = [
+                o.output_type for o in cell.outputs if o.output_type == "error" or o.get("name") == "stderr"
+            ]
+            assert not bad, f"checked cell {cell.id} stores {bad}: print the lesson's proof to stdout only"
+        else:
+            assert not cell.outputs, f"unchecked cell {cell.id} has stored outputs (strip them)"
+            assert cell.execution_count is None, f"unchecked cell {cell.id} has an execution_count"
+
+
+def _output_text(cell) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append(out.get("text", ""))
+        parts.extend(v for v in out.get("data", {}).values() if isinstance(v, str))
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_checked_outputs_do_not_show_parameter_values(path):
+    nb = load(path)
+    values = parameter_values(nb)
+    for cell in filter(is_checked, nb.cells):
+        text = _output_text(cell)
+        for name in NAME_PARAMETERS:
+            if isinstance(values.get(name), str):
+                word = re.compile(rf"(?<![\w.-]){re.escape(values[name])}(?![\w.-])")
+                assert not word.search(text), f"checked cell {cell.id} prints {name}={values[name]!r}"
+        for name in COUNT_PARAMETERS:
+            if isinstance(values.get(name), int):
+                assert not re.search(rf"(?<![\d.]){values[name]}(?![\d.])", text), (
+                    f"checked cell {cell.id} prints {name}={values[name]}; print the invariant instead"
+                )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_secret_looking_text(path):
+    for cell in load(path).cells:
+        for label, text in (("source", cell.source), ("output", _output_text(cell))):
+            for what, pattern in SECRET_PATTERNS.items():
+                match = pattern.search(text)
+                assert not match, f"cell {cell.id} {label} contains a {what}: {match.group(0)[:12]}…"
+
+
+def _kafkalab_names(tree: ast.Module) -> dict[str, object]:
+    """Local name -> kafkalab module or object, from the notebook's imports."""
+    names: dict[str, object] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "kafkalab":
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                try:
+                    target = importlib.import_module(sub)
+                except ModuleNotFoundError:
+                    assert hasattr(module, alias.name), (
+                        f"`from {node.module} import {alias.name}`: no such name"
+                    )
+                    target = getattr(module, alias.name)
+                names[alias.asname or alias.name] = target
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "kafkalab":
+                    names[alias.asname or alias.name] = importlib.import_module(alias.name)
+    return names
+
+
+def _check_call(call: ast.Call, func, where: str):
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return
+    try:
+        sig.bind_partial(*[None] * len(call.args), **{k.arg: None for k in call.keywords})
+    except TypeError as exc:
+        pytest.fail(f"{where}: {exc} (signature {sig})")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_kafkalab_calls_exist_in_the_library(path):
+    nb = load(path)
+    source = "\n".join(code_of(c) for c in nb.cells if c.cell_type == "code")
+    tree = ast.parse(source)
+    names = _kafkalab_names(tree)
+    used = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in names:
+            owner = names[node.value.id]
+            if inspect.ismodule(owner):
+                where = f"{path.name}: {node.value.id}.{node.attr}"
+                assert hasattr(owner, node.attr), f"{where} does not exist in {owner.__name__}"
+                public = getattr(owner, "__all__", None)
+                assert public is None or node.attr in public, f"{where} is not in {owner.__name__}.__all__"
+                used += 1
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in names:
+                owner = names[f.value.id]
+                if inspect.ismodule(owner) and hasattr(owner, f.attr):
+                    _check_call(node, getattr(owner, f.attr), f"{path.name}: {f.value.id}.{f.attr}(...)")
+            elif isinstance(f, ast.Name) and f.id in names and callable(names[f.id]):
+                _check_call(node, names[f.id], f"{path.name}: {f.id}(...)")
+    assert used or path.name.startswith("00"), "a notebook should use the kafkalab helpers it teaches"
