@@ -43,14 +43,23 @@ wrapper() { # name, required module@version, local-replace source go.mod, replac
   local dir="$work/$1" req=$2 gomod=$3 ver=$4
   mkdir -p "$dir"
   printf 'module kafkalab.local/%s\n\ngo 1.26\n\nrequire %s %s\n' "$1" "${req%@*}" "${req#*@}" > "$dir/go.mod"
-  # every "X => ./something" or "X => ../something" replace becomes "X => X <published version>"
-  awk '/=> *\.\.?\//{print $1}' "$gomod" | sort -u | grep -v FORBIDDEN | while read -r mod; do
+  # every "X => ./something" or "X => ../something" replace becomes "X => X <published version>";
+  # both forms occur: inside a "replace (...)" block and as a one-line "replace X => ./Y". Replaces that
+  # point at ./FORBIDDEN_DEPENDENCY only guard against importing a module, so they are dropped.
+  awk '/=> *\.\.?\// && !/FORBIDDEN/ {print ($1 == "replace") ? $2 : $1}' "$gomod" | sort -u | while read -r mod; do
     echo "replace $mod => $mod $ver" >> "$dir/go.mod"
   done
   echo "$dir"
 }
 
 log() { echo "[$(date +%T)] $*" >&2; }
+
+# A stage whose go build/install returned 0 produced complete binaries: move them into $BIN at once,
+# so a later failure (or Ctrl-C) does not throw away a 10-minute Kubernetes build.
+promote() {
+  mkdir -p "$BIN"
+  for b in "$@"; do mv -f "$BIN.partial/$b" "$BIN/$b"; done
+}
 
 if [[ " ${missing[*]} " =~ " kube-apiserver "|" kube-controller-manager "|" kube-scheduler "|" kubectl " ]]; then
   src=$(fetch "k8s.io/kubernetes@$K8S_VERSION")
@@ -65,6 +74,7 @@ if [[ " ${missing[*]} " =~ " kube-apiserver "|" kube-controller-manager "|" kube
   (cd "$dir" && GOBIN="$BIN.partial" go install -trimpath -ldflags "$ldflags" \
      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+  promote kube-apiserver kube-controller-manager kube-scheduler kubectl
 fi
 
 if [[ " ${missing[*]} " =~ " etcd " ]]; then
@@ -72,6 +82,7 @@ if [[ " ${missing[*]} " =~ " etcd " ]]; then
   dir=$(wrapper etcd "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "$src/go.mod" "$ETCD_VERSION")
   log "building etcd $ETCD_VERSION"
   (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$BIN.partial/etcd" go.etcd.io/etcd/server/v3)
+  promote etcd
 fi
 
 if [[ " ${missing[*]} " =~ " kwok "|" kwokctl " ]]; then
@@ -79,10 +90,9 @@ if [[ " ${missing[*]} " =~ " kwok "|" kwokctl " ]]; then
   log "building KWOK $KWOK_VERSION"
   GOBIN="$BIN.partial" go install -trimpath -ldflags "-s -w" \
     "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+  promote kwok kwokctl
 fi
 
-mkdir -p "$BIN"
-for b in "${all[@]}"; do [ -x "$BIN.partial/$b" ] && mv -f "$BIN.partial/$b" "$BIN/$b"; done
-rmdir "$BIN.partial" 2>/dev/null || true
+rm -rf "$BIN.partial"
 for b in "${all[@]}"; do [ -x "$BIN/$b" ] || { echo "build-control-plane: $b was not built" >&2; exit 1; }; done
 echo "$BIN"

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Brings up the hermetic cluster (DESIGN.md §3): a real control plane built from Go modules (kube-apiserver,
+# kube-controller-manager, kube-scheduler, etcd) run by `kwokctl --runtime binary`, one fake node managed by
+# KWOK, Strimzi's CRDs, and the Strimzi stand-in. All state lives in $KAFKALAB_HERMETIC_DIR
+# (default /tmp/kafkalab-hermetic); down.sh removes it. Nothing is downloaded here except what the
+# build/fetch scripts need on a cold cache (Go proxy, Maven Central).
+# Output: progress lines on stderr, and finally `export KUBECONFIG=...` on stdout.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+STRIMZI_DIR=${KAFKALAB_STRIMZI_DIR:-$ROOT/../shared/strimzi/1.2.0/install/cluster-operator}
+PY=${PY:-$ROOT/.venv/bin/python}
+STANDIN_TIMEOUT=${KAFKALAB_STANDIN_TIMEOUT:-60}
+KUBECONFIG_OUT="$RUN/kubeconfig"
+
+# ---- preconditions: fail before anything is started ------------------------------------------------
+[ -x "$PY" ] || die "no Python at $PY" "create the venv (python3 -m venv .venv && .venv/bin/pip install -e '.[test]') or set PY"
+[ -d "$STRIMZI_DIR" ] || die "Strimzi install dir $STRIMZI_DIR not found" \
+  "set KAFKALAB_STRIMZI_DIR to Strimzi 1.2.0's install/cluster-operator directory"
+STRIMZI_DIR=$(cd "$STRIMZI_DIR" && pwd)
+shopt -s nullglob
+crds=("$STRIMZI_DIR"/04*-Crd-*.yaml)
+shopt -u nullglob
+[ ${#crds[@]} -gt 0 ] || die "no 04*-Crd-*.yaml in $STRIMZI_DIR" \
+  "set KAFKALAB_STRIMZI_DIR to Strimzi 1.2.0's install/cluster-operator directory"
+command -v java >/dev/null || die "java not found (the stand-in runs real Kafka brokers on the JVM)" \
+  "install a JRE 17+, e.g. apt-get install openjdk-17-jre-headless"
+
+kube_ready() { # the cluster in $RUN answers /readyz
+  [ -f "$KUBECONFIG_OUT" ] && [ -f "$RUN/bin-dir" ] &&
+    "$(cat "$RUN/bin-dir")/kubectl" --kubeconfig "$KUBECONFIG_OUT" --request-timeout=5s get --raw /readyz >/dev/null 2>&1
+}
+standin_alive() { [ -f "$RUN/standin.pid" ] && owned_alive "$(cat "$RUN/standin.pid")"; }
+
+# ---- an earlier run: reuse it when healthy, else clear it ----------------------------------------
+if [ -e "$RUN" ]; then
+  if [ -f "$RUN/up.done" ] && kube_ready && { [ ! -f "$RUN/standin.pid" ] || standin_alive; }; then
+    say "hermetic cluster already up in $RUN"
+    echo "export KUBECONFIG=$KUBECONFIG_OUT"
+    exit 0
+  fi
+  say "found a stale or partial run in $RUN; clearing it with down.sh"
+  "$HERMETIC/down.sh" || die "could not clear $RUN" "see the lines above, then rerun make hermetic-down"
+fi
+
+ok=0
+cleanup() {
+  [ $ok -eq 1 ] && return
+  echo "up.sh: failed — stopping everything it started (down.sh)" >&2
+  "$HERMETIC/down.sh" >&2 || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$RUN"
+touch "$MARKER"
+
+# ---- binaries (cached; a cold build takes ~11 min on 2 cores) ---------------------------------------
+say "control plane binaries (build-control-plane.sh; instant when cached)"
+BIN=$("$HERMETIC/build-control-plane.sh") || die "building the control plane failed (see above)" \
+  "fix the cause named above and rerun; finished binaries stay cached in $CACHE"
+echo "$BIN" >"$RUN/bin-dir"
+KUBECTL=("$BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT")
+K8S_VERSION=$("$BIN/kube-apiserver" --version | awk '{print $2}')
+
+# fetched here so a cold fetch fails up front with its own message; the stand-in asks the same
+# script for the directory later, which is then instant
+if [ -x "$HERMETIC/fetch-kafka.sh" ]; then
+  say "Kafka jars (fetch-kafka.sh; instant when cached)"
+  "$HERMETIC/fetch-kafka.sh" >/dev/null || die "fetching the Kafka jars failed (see above)" \
+    "fix the cause named above and rerun"
+else
+  say "tests/hermetic/fetch-kafka.sh not present yet: no Kafka jars fetched"
+fi
+
+# ---- control plane --------------------------------------------------------------------------------
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if [ -n "${KAFKALAB_APISERVER_PORT:-}" ]; then
+  PORT=$KAFKALAB_APISERVER_PORT
+  port_free "$PORT" || die "port $PORT (KAFKALAB_APISERVER_PORT) is in use: $(ss -Hltnp "sport = :$PORT" 2>/dev/null | awk '{print $NF}')" \
+    "stop that process or unset KAFKALAB_APISERVER_PORT to pick a free port"
+else
+  PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+fi
+
+# kwokctl binds 0.0.0.0 by default; this cluster is for this machine only
+cat >"$RUN/kwokctl.yaml" <<EOF
+kind: KwokctlConfiguration
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+options:
+  bindAddress: 127.0.0.1
+EOF
+
+say "starting etcd, kube-apiserver (127.0.0.1:$PORT), controller-manager, scheduler, kwok (kwokctl, binary runtime)"
+# KWOK_WORKDIR keeps kwokctl's state under $RUN; --kubeconfig "" stops it editing ~/.kube/config;
+# every component is a local path, so kwokctl never downloads (it symlinks them into its workdir).
+# kubectl on PATH: kwokctl looks there before it would fetch one.
+if ! KWOK_WORKDIR="$KWOK_DIR" KWOK_KUBE_VERSION="$K8S_VERSION" KWOK_KUBECTL_BINARY="$BIN/kubectl" PATH="$BIN:$PATH" \
+  "$BIN/kwokctl" --config "$RUN/kwokctl.yaml" create cluster --name "$CLUSTER" --runtime binary \
+  --kube-apiserver-binary "$BIN/kube-apiserver" \
+  --kube-controller-manager-binary "$BIN/kube-controller-manager" \
+  --kube-scheduler-binary "$BIN/kube-scheduler" \
+  --kwok-controller-binary "$BIN/kwok" \
+  --etcd-binary "$BIN/etcd" \
+  --kube-apiserver-port "$PORT" \
+  --kubeconfig "" --wait 120s --timeout 180s >"$RUN/kwokctl-create.log" 2>&1; then
+  tail -n 15 "$RUN/kwokctl-create.log" >&2
+  for f in "$KWOK_DIR/clusters/$CLUSTER"/logs/*.log; do echo "--- $f" >&2; tail -n 5 "$f" >&2; done
+  die "kwokctl could not start the control plane (log above)" \
+    "fix the cause in the log; if a port was taken, just rerun (ports are chosen afresh)"
+fi
+
+# our kubeconfig: self-contained (certs inlined) and with the documented context name
+"$BIN/kubectl" --kubeconfig "$KWOK_DIR/clusters/$CLUSTER/kubeconfig.yaml" config view --raw --flatten >"$KUBECONFIG_OUT"
+"${KUBECTL[@]}" config rename-context "kwok-$CLUSTER" "$CONTEXT" >/dev/null
+chmod 600 "$KUBECONFIG_OUT"
+"${KUBECTL[@]}" get --raw /readyz >/dev/null || die "kube-apiserver on 127.0.0.1:$PORT is not ready" \
+  "see $KWOK_DIR/clusters/$CLUSTER/logs/kube-apiserver.log"
+say "API server ready: $("${KUBECTL[@]}" version -o json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')"
+
+# ---- the one node -----------------------------------------------------------------------------------
+# KWOK fakes the kubelet for nodes with this annotation: it keeps the node Ready and moves pods bound to
+# it to Running/Ready. No taint, so ordinary Deployments schedule here. Capacity is generous on purpose:
+# it is paper, and Strimzi-sized requests must fit.
+say "creating node $NODE (KWOK-managed)"
+"${KUBECTL[@]}" apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: $NODE
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/arch: amd64
+    kubernetes.io/hostname: $NODE
+    kubernetes.io/os: linux
+    kubernetes.io/role: agent
+    node-role.kubernetes.io/agent: ""
+    type: kwok
+status:
+  allocatable: {cpu: "16", memory: 64Gi, pods: "110", ephemeral-storage: 200Gi}
+  capacity: {cpu: "16", memory: 64Gi, pods: "110", ephemeral-storage: 200Gi}
+  nodeInfo:
+    architecture: amd64
+    operatingSystem: linux
+    kubeletVersion: $K8S_VERSION
+    kubeProxyVersion: $K8S_VERSION
+EOF
+"${KUBECTL[@]}" wait --for=condition=Ready "node/$NODE" --timeout=60s >/dev/null ||
+  die "node $NODE did not become Ready in 60s" "see $KWOK_DIR/clusters/$CLUSTER/logs/kwok-controller.log"
+
+# ---- Strimzi CRDs only (the operator itself is installed by notebook 02 / tests) ------------------
+say "installing ${#crds[@]} Strimzi CRDs from $STRIMZI_DIR"
+for f in "${crds[@]}"; do
+  # server-side: the Kafka CRD is larger than the client-side apply annotation allows
+  out=$("${KUBECTL[@]}" apply --server-side --force-conflicts -f "$f" 2>&1) ||
+    die "the API server rejected $(basename "$f"): $(echo "$out" | tail -n1)" \
+      "check that $STRIMZI_DIR holds Strimzi 1.2.0's unmodified install files"
+done
+"${KUBECTL[@]}" wait --for=condition=Established --timeout=60s "${crds[@]/#/--filename=}" >/dev/null ||
+  die "Strimzi CRDs not Established within 60s" "see $KWOK_DIR/clusters/$CLUSTER/logs/kube-apiserver.log"
+
+# ---- the Strimzi stand-in ---------------------------------------------------------------------------
+cat >"$RUN/env" <<EOF
+export KUBECONFIG=$KUBECONFIG_OUT
+export KAFKALAB_STRIMZI_SOURCE=$STRIMZI_DIR
+export KAFKALAB_HERMETIC_DIR=$RUN
+EOF
+
+if [ -f "$HERMETIC/standin/__main__.py" ]; then
+  say "starting the Strimzi stand-in (log: $RUN/standin.log)"
+  mkdir -p "$RUN/standin"
+  # setsid: its own session and process group, so a Ctrl-C in this terminal does not reach it and
+  # down.sh can signal it together with the brokers it starts. In a non-interactive shell the
+  # background job is not a group leader, so setsid execs in place and $! is the Python process.
+  (cd "$ROOT" && KUBECONFIG="$KUBECONFIG_OUT" exec setsid "$PY" -m tests.hermetic.standin --kubeconfig "$KUBECONFIG_OUT" --state-dir "$RUN/standin" \
+    </dev/null >"$RUN/standin.log" 2>&1) &
+  echo $! >"$RUN/standin.pid"
+  for ((i = 0; i < STANDIN_TIMEOUT * 5; i++)); do
+    grep -q "standin ready" "$RUN/standin.log" && break
+    if ! kill -0 "$(cat "$RUN/standin.pid")" 2>/dev/null; then
+      tail -n 20 "$RUN/standin.log" >&2
+      die "the stand-in exited during startup (log above)" "fix the cause in the log and rerun"
+    fi
+    sleep 0.2
+  done
+  if ! grep -q "standin ready" "$RUN/standin.log"; then
+    tail -n 20 "$RUN/standin.log" >&2
+    die "the stand-in did not report 'standin ready' within ${STANDIN_TIMEOUT}s (log above)" \
+      "fix the cause in the log, or raise KAFKALAB_STANDIN_TIMEOUT"
+  fi
+else
+  say "tests/hermetic/standin not present yet: the stand-in is not started"
+fi
+
+touch "$RUN/up.done"
+ok=1
+say "hermetic cluster ready (context $CONTEXT); settings in $RUN/env"
+echo "export KUBECONFIG=$KUBECONFIG_OUT"
