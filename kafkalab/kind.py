@@ -112,11 +112,14 @@ def ensure_cluster(
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-5:])
         busy = "address already in use" in result.stderr or "port is already allocated" in result.stderr
+        ports_fix = (
+            "something holds a port that kind-config.yaml maps (32000-32002, 32010, 32100, 32110): "
+            "`kind get clusters`, then `kind delete cluster --name <it>`"
+        )
         raise KafkalabError(
             f"`kind create cluster --name {name}` failed:\n{tail}",
             obj=f"kind cluster {name}",
-            fix="another cluster or program holds ports 32000-32002/32100: `kind get clusters`, then "
-            "`kind delete cluster --name <it>`"
+            fix=ports_fix
             if busy
             else f"read the output above; `kind delete cluster --name {name}` and try again",
         )

@@ -207,6 +207,10 @@ def check_cluster(context: str | None = None) -> str:
 # Reading manifests and naming objects
 
 
+# libyaml's loader when PyYAML was built with it: Strimzi's install files are 15,000 lines of CRD schema.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(source: str | Path) -> list[Obj]:
     """Objects from a YAML file path or YAML text (multi-document; `kind: List` is flattened)."""
     if isinstance(source, Path) or ("\n" not in source and Path(source).is_file()):
@@ -214,7 +218,7 @@ def load_yaml(source: str | Path) -> list[Obj]:
     else:
         text = source
     objs: list[Obj] = []
-    for doc in yaml.safe_load_all(text):
+    for doc in yaml.load_all(text, Loader=_YAML_LOADER):
         if doc is None:
             continue
         if not isinstance(doc, dict) or "kind" not in doc:

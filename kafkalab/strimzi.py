@@ -228,16 +228,36 @@ def install_operator(
 def uninstall_operator(
     namespace: str = "strimzi",
     watch_namespaces: Sequence[str] = ("kafka",),
-    source: str | Path = RELEASE_URL,
+    source: str | Path | None = None,
     delete_crds: bool = False,
     timeout: float = 120,
     context: str | None = None,
 ) -> list[str]:
-    """Remove what install_operator applied (the namespaces stay); returns what was deleted.
+    """Remove the Cluster Operator install_operator installed (namespaces stay); returns what was deleted.
 
-    CRDs stay unless delete_crds=True: deleting a CRD deletes every resource of that kind in the cluster.
+    Without `source`, finds Strimzi's objects by their label app=strimzi (nothing to download); with it,
+    deletes exactly what that source would install. CRDs stay unless delete_crds=True: deleting a CRD
+    deletes every resource of that kind in the cluster.
     """
-    objs = operator_manifests(namespace, watch_namespaces, source)
+    if isinstance(watch_namespaces, str):
+        watch_namespaces = [n for n in watch_namespaces.split(",") if n]
+    if source is not None:
+        objs = operator_manifests(namespace, watch_namespaces, source)
+    else:
+        where = [(kind, namespace) for kind in ("Deployment", "ConfigMap", "ServiceAccount", "RoleBinding")]
+        where += [("RoleBinding", ns) for ns in watch_namespaces if ns not in ("*", namespace)]
+        where += [("ClusterRoleBinding", None), ("ClusterRole", None), ("CustomResourceDefinition", None)]
+        versions = {"Deployment": "apps/v1", "ConfigMap": "v1", "ServiceAccount": "v1"}
+        versions["CustomResourceDefinition"] = "apiextensions.k8s.io/v1"
+        objs = []
+        for kind, ns in where:
+            if ns is not None and kube.get("v1", "Namespace", ns, context=context) is None:
+                continue
+            api_version = versions.get(kind, "rbac.authorization.k8s.io/v1")
+            objs += kube.list_objects(api_version, kind, ns, "app=strimzi", context)
+        objs = [
+            o for o in objs if o.get("kind") != "Deployment" or o["metadata"]["name"] == OPERATOR_DEPLOYMENT
+        ]
     if not delete_crds:
         objs = [o for o in objs if o.get("kind") != "CustomResourceDefinition"]
     # The Deployment first, so no operator is left running with half its rights.
