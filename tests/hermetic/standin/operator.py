@@ -1,0 +1,141 @@
+"""The stand-in operator: kopf watches the Strimzi resources, a work queue reconciles them.
+
+kopf's part is what it is good at — logging in, watching every namespace (with re-listing after a broken
+watch), handing each event over. Each handler only records the body and kicks the key; the reconcile
+functions (kafkas, topics, users) read the object fresh and act. See workqueue.py for why kopf's own
+change handlers (which write annotations and finalizers onto resources) are not used.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import kafka.errors
+import kopf
+
+from .context import Context, Key
+from .gate import OPERATOR_NAME
+from .kafkas import reconcile_kafka
+from .kubeapi import STRIMZI_GROUP, ApiException
+from .topics import reconcile_topic
+from .users import cleanup_user, reconcile_user
+from .validate import CLUSTER_LABEL
+
+__all__ = ["RESYNC_SECONDS", "Standin", "make_registry"]
+
+log = logging.getLogger("standin")
+
+# Strimzi reconciles everything periodically too (STRIMZI_FULL_RECONCILIATION_INTERVAL_MS, 2 min); this
+# also restarts a broker that died and re-creates a pod someone deleted.
+RESYNC_SECONDS = 60.0
+
+_RECONCILERS = {"Kafka": reconcile_kafka, "KafkaTopic": reconcile_topic, "KafkaUser": reconcile_user}
+
+
+class Standin:
+    """Owns the context; `reconcile(key)` is what the work queue runs."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._stop = threading.Event()
+        self._resync = threading.Thread(target=self._resync_loop, name="resync", daemon=True)
+
+    def start(self) -> None:
+        self.ctx.queue.start()
+        self._resync.start()
+
+    def shutdown(self) -> None:
+        """Stop reconciling, then stop every broker (each JVM shuts down cleanly on SIGTERM)."""
+        self._stop.set()
+        self.ctx.queue.stop()
+        self.ctx.clusters.stop_all()
+
+    def reconcile(self, key: Key) -> float | None:
+        kind, namespace, name = key
+        try:
+            return _RECONCILERS[kind](self.ctx, namespace, name)
+        except ApiException as e:
+            if e.status == 409:
+                return 0.5  # we lost a race on resourceVersion: look again with a fresh object
+            log.warning(
+                "%s %s/%s: Kubernetes API error %s %s; retrying", kind, namespace, name, e.status, e.reason
+            )
+            return 5.0
+        except kafka.errors.KafkaError as e:
+            log.warning("%s %s/%s: cannot reach the broker (%r); retrying", kind, namespace, name, e)
+            return 5.0
+
+    # -- events from kopf ---------------------------------------------------------------------------
+
+    def seen(self, kind: str, event_type: str | None, body: dict) -> None:
+        meta = body["metadata"]
+        key = (kind, meta["namespace"], meta["name"])
+        with self.ctx.lock:
+            if event_type == "DELETED":
+                last = self.ctx.last_seen.pop(key, None)
+            else:
+                self.ctx.last_seen[key] = body
+                last = None
+        if kind == "KafkaUser" and event_type == "DELETED":
+            # No finalizer on users (as Strimzi): clean Kafka up from the last body we saw.
+            threading.Thread(target=cleanup_user, args=(self.ctx, last or body), daemon=True).start()
+            return
+        if kind == "KafkaNodePool":
+            cluster = (meta.get("labels") or {}).get(CLUSTER_LABEL)
+            if cluster:
+                self.ctx.kick("Kafka", meta["namespace"], cluster)
+            return
+        self.ctx.kick(*key)
+
+    def operator_changed(self) -> None:
+        """An operator Deployment appeared, changed or went: what it watches may have changed."""
+        self.ctx.gate.forget()
+        for key in self.ctx.known():
+            if key[0] in _RECONCILERS:
+                self.ctx.kick(*key)
+
+    def _resync_loop(self) -> None:
+        while not self._stop.wait(RESYNC_SECONDS):
+            for key in self.ctx.known():
+                if key[0] in _RECONCILERS:
+                    self.ctx.kick(*key)
+
+
+def make_registry(standin: Standin) -> kopf.OperatorRegistry:
+    """kopf handlers bound to `standin` (an explicit registry: importing this module registers nothing)."""
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_) -> None:
+        settings.posting.enabled = False  # the stand-in posts its own Events (kubeapi.Kube.event)
+        settings.watching.server_timeout = 300
+        settings.watching.connect_timeout = 10
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs):
+        # The kubeconfig was loaded into the client library by __main__; kopf borrows its credentials.
+        return kopf.login_via_client(**kwargs)
+
+    for kind, plural in (
+        ("Kafka", "kafkas"),
+        ("KafkaNodePool", "kafkanodepools"),
+        ("KafkaTopic", "kafkatopics"),
+        ("KafkaUser", "kafkausers"),
+    ):
+
+        async def handler(event, _kind=kind, **_):
+            standin.seen(_kind, event.get("type"), event["object"])  # the raw dict, not kopf's live view
+
+        kopf.on.event(STRIMZI_GROUP, "v1", plural, id=f"watch-{plural}", registry=registry)(handler)
+
+    @kopf.on.event("apps", "v1", "deployments", field="metadata.name", value=OPERATOR_NAME, registry=registry)
+    async def operator_deployment(**_) -> None:
+        standin.operator_changed()
+
+    @kopf.on.cleanup(registry=registry)
+    def cleanup(**_) -> None:
+        log.info("stopping: stopping every broker")
+        standin.shutdown()
+
+    return registry
