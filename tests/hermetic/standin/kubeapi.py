@@ -51,18 +51,21 @@ class Kube:
         self.client = api_client
 
     def _call(self, method: str, path: str, body=None, query=None, content_type="application/json"):
-        resp = self.client.call_api(
-            path,
+        # kubernetes>=35 client (openapi-generator 7): serialize, send, then check the status ourselves.
+        method, url, headers, body, post = self.client.param_serialize(
             method,
+            path,
             query_params=list((query or {}).items()),
             header_params={"Content-Type": content_type, "Accept": "application/json"},
             body=body,
             auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=30,
         )
-        data = resp[0].data
-        return json.loads(data) if data else None
+        resp = self.client.call_api(method, url, header_params=headers, body=body, post_params=post,
+                                    _request_timeout=30)  # fmt: skip
+        resp.read()
+        if not 200 <= resp.status < 300:
+            raise ApiException(http_resp=resp)
+        return json.loads(resp.data) if resp.data else None
 
     # -- reading ----------------------------------------------------------------------------------------
 
