@@ -1,15 +1,16 @@
 """One real Apache Kafka 4.3.1 broker (a JVM, KRaft combined mode, node id 0) on 127.0.0.1.
 
 The Strimzi stand-in runs one of these per `Kafka` resource. Each Strimzi listener becomes a broker listener
-on its own 127.0.0.1 port; two more listeners are ours alone:
+(its name upper-cased) on its own 127.0.0.1 port. Two more listeners are ours alone; their names hold an
+underscore, which Strimzi listener names ([a-z0-9]{1,11}) never do:
 
-- STANDIN_ADMIN  SASL_PLAINTEXT, SCRAM-SHA-512 user `standin-admin` (seeded when the storage is formatted, a
-                 super user under the authorizer). The stand-in manages topics, users and ACLs through it, and
-                 the broker uses it as its inter-broker listener.
-- CONTROLLER     the KRaft controller listener, SASL_PLAINTEXT with PLAIN: SCRAM cannot authenticate the
-                 controller (its credentials live in the metadata log the controller serves), and an anonymous
-                 PLAINTEXT controller would need `User:ANONYMOUS` as super user, which would make every
-                 unauthenticated learner listener a super user too.
+- STANDIN_ADMIN       SASL_PLAINTEXT, SCRAM-SHA-512 user `standin-admin` (seeded when the storage is
+                      formatted; a super user under the authorizer). The stand-in manages topics, users and
+                      ACLs through it, and the broker uses it as its inter-broker listener.
+- STANDIN_CONTROLLER  the KRaft controller listener, SASL_PLAINTEXT with PLAIN: SCRAM cannot authenticate the
+                      controller (its credentials live in the metadata log the controller serves), and an
+                      anonymous PLAINTEXT controller would need `User:ANONYMOUS` as a super user, which would
+                      make every unauthenticated learner listener a super user too.
 
 Everything lives in the state directory: `state.json` (cluster id, ports, admin password — kept so a restart,
 like Strimzi rolling a pod, keeps the cluster id, the data and the addresses), `data/`, `server.properties`,
@@ -51,7 +52,7 @@ __all__ = [
 KAFKA_VERSION = "4.3.1"
 ADMIN_USER = "standin-admin"
 ADMIN_LISTENER = "STANDIN_ADMIN"
-CONTROLLER_LISTENER = "CONTROLLER"
+CONTROLLER_LISTENER = "STANDIN_CONTROLLER"
 CONTROLLER_USER = "standin-controller"
 HERMETIC = Path(__file__).resolve().parents[1]
 FETCH_SCRIPT = HERMETIC / "fetch-kafka.sh"
@@ -220,10 +221,13 @@ class Broker:
                 )
             self._kill_leftover()
             names = [_listener_name(ls.name) for ls in spec.listeners]
-            dup = {n for n in names if names.count(n) > 1}
-            if dup or set(names) & {ADMIN_LISTENER, CONTROLLER_LISTENER}:
+            clash = {n for n in names if names.count(n) > 1} | (
+                set(names) & {ADMIN_LISTENER, CONTROLLER_LISTENER}
+            )
+            if clash:
                 raise BrokerError(
-                    f"broker {self.name}: listener names clash after upper-casing: {sorted(dup)}"
+                    f"broker {self.name}: listener names {sorted(clash)} clash (upper-cased, or reserved by"
+                    " the stand-in) — rename the listener"
                 )
             for ls in spec.listeners:
                 if ls.authentication not in (None, "scram-sha-512", "tls"):
@@ -477,6 +481,7 @@ class Broker:
         while True:
             if self._proc.poll() is not None:
                 code, self._proc = self._proc.returncode, None
+                self._keep_cds_dump(publish=False)  # a JVM that failed to start saw too few classes
                 raise BrokerError(f"broker {self.name}: the JVM exited with code {code}\n{self.log_tail()}")
             if (
                 self._started_logged(self._launch_offset)
@@ -499,7 +504,7 @@ class Broker:
         from kafka.admin import KafkaAdminClient  # late: importing kafka-python costs ~0.3 s
 
         try:
-            admin = KafkaAdminClient(**self.admin_config, request_timeout_ms=5000)
+            admin = KafkaAdminClient(**self.admin_config, request_timeout_ms=5000, bootstrap_timeout_ms=5000)
         except Exception:  # noqa: BLE001 — not answering yet, whatever the reason; the deadline decides
             return False
         try:
@@ -518,12 +523,12 @@ class Broker:
         key = f"{java}:{java.stat().st_mtime_ns}:{marker.read_text() if marker.exists() else self.libs_dir}"
         return self.libs_dir.parent / f"cds-{hashlib.sha256(key.encode()).hexdigest()[:12]}.jsa"
 
-    def _keep_cds_dump(self) -> None:
+    def _keep_cds_dump(self, publish: bool = True) -> None:
         # The dump is written when the JVM exits; publish it under its final name in one step, so a JVM
         # starting meanwhile never maps a half-written archive. Concurrent dumps: the last one wins.
         dump, self._cds_dump = self._cds_dump, None
         if dump and dump.exists():
-            if dump.stat().st_size > 0 and not self._cds_archive.exists():
+            if publish and dump.stat().st_size > 0 and not self._cds_archive.exists():
                 os.replace(dump, self._cds_archive)
             else:
                 dump.unlink(missing_ok=True)
