@@ -16,12 +16,11 @@ CACHE=${KAFKALAB_CACHE:-$HOME/.cache/kafkalab}
 BIN="$CACHE/control-plane/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION/bin"
 
 need() { command -v "$1" >/dev/null || { echo "build-control-plane: '$1' not found — $2" >&2; exit 1; }; }
-need go "install Go 1.26+ (https://go.dev/doc/install) or your distro's golang package"
-
 all=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl)
 missing=()
 for b in "${all[@]}"; do [ -x "$BIN/$b" ] || missing+=("$b"); done
 if [ ${#missing[@]} -eq 0 ]; then echo "$BIN"; exit 0; fi
+need go "install Go 1.26+ (https://go.dev/doc/install) or your distro's golang package" # only to build
 
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 work=$(mktemp -d "${TMPDIR:-/tmp}/kafkalab-build.XXXXXX")

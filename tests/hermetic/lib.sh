@@ -1,6 +1,7 @@
 # Shared settings and helpers for up.sh and down.sh (sourced, never run).
 # Everything the hermetic cluster owns lives under $RUN, so down.sh can find and remove all of it:
-# processes are recognised by $RUN appearing in their command line or in a pidfile under $RUN.
+# a process is ours when its command line names $RUN (the control plane, brokers) or its environment
+# carries KAFKALAB_HERMETIC_RUN=$RUN (set for the stand-in, inherited by everything it starts).
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERMETIC="$ROOT/tests/hermetic"
@@ -25,11 +26,21 @@ say() { printf '[%3ss] %s\n' "$SECONDS" "$*" >&2; }
 # one failure line naming cause and fix, then exit
 die() { echo "$(basename "$0"): $1 — fix: $2" >&2; exit 1; }
 
-# PIDs (one a line) of processes whose command line names $RUN or a path inside it.
-# The caller and its ancestors are left out: a shell that merely ran this script is not cluster state.
+# the process $1 belongs to this run (see the header); false for a pid that no longer exists
+owned() {
+  { tr '\0' '\n' <"/proc/$1/cmdline"; } 2>/dev/null | grep -qE "$OWNED_ARG" ||
+    { tr '\0' '\n' <"/proc/$1/environ"; } 2>/dev/null | grep -qxF "KAFKALAB_HERMETIC_RUN=$RUN"
+}
+re_escape() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|]/\\&/g'; }
+OWNED_ARG="$(re_escape "$RUN")(/|\$)" # $RUN itself or a path below it, not /tmp/kafkalab-hermetic2
+
+# pid is alive and ours (guards against a recycled pid in a stale pidfile)
+owned_alive() { kill -0 "$1" 2>/dev/null && owned "$1"; }
+
+# PIDs (one a line) of every process of this run. The caller and its ancestors are left out: a shell
+# that merely ran this script is not cluster state.
 run_pids() {
-  local self=" $$ " p=$$ d pid pattern
-  pattern="$(re_escape "$RUN")(/|\$)" # $RUN itself or a path below it, not /tmp/kafkalab-hermetic2
+  local self=" $$ " p=$$ d pid
   while [ "$p" -gt 1 ] 2>/dev/null; do
     p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null) || break
     self+="$p "
@@ -37,16 +48,9 @@ run_pids() {
   for d in /proc/[0-9]*; do
     pid=${d#/proc/}
     [[ $self == *" $pid "* ]] && continue
-    { tr '\0' '\n' <"$d/cmdline"; } 2>/dev/null | grep -qE "$pattern" && echo "$pid"
+    owned "$pid" && echo "$pid"
   done
   return 0
-}
-
-re_escape() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|]/\\&/g'; }
-
-# pid is alive and its command line points into $RUN (guards against a recycled pid in a stale pidfile)
-owned_alive() {
-  kill -0 "$1" 2>/dev/null && { tr '\0' '\n' <"/proc/$1/cmdline"; } 2>/dev/null | grep -qF "$RUN"
 }
 
 # SIGTERM the given pids, wait up to $1 seconds, then SIGKILL what is left.

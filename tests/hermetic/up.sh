@@ -152,14 +152,22 @@ EOF
 
 # ---- Strimzi CRDs only (the operator itself is installed by notebook 02 / tests) ------------------
 say "installing ${#crds[@]} Strimzi CRDs from $STRIMZI_DIR"
-for f in "${crds[@]}"; do
-  # server-side: the Kafka CRD is larger than the client-side apply annotation allows
-  out=$("${KUBECTL[@]}" apply --server-side --force-conflicts -f "$f" 2>&1) ||
-    die "the API server rejected $(basename "$f"): $(echo "$out" | tail -n1)" \
-      "check that $STRIMZI_DIR holds Strimzi 1.2.0's unmodified install files"
-done
+# server-side: the Kafka CRD is larger than the client-side apply annotation allows
+out=$("${KUBECTL[@]}" apply --server-side --force-conflicts "${crds[@]/#/--filename=}" -o name 2>&1) ||
+  die "the API server rejected a Strimzi CRD: $(echo "$out" | grep -v '^customresourcedefinition' | tr -s '\n' ' ' | cut -c1-300)" \
+    "check that $STRIMZI_DIR holds Strimzi 1.2.0's unmodified install files"
 "${KUBECTL[@]}" wait --for=condition=Established --timeout=60s "${crds[@]/#/--filename=}" >/dev/null ||
   die "Strimzi CRDs not Established within 60s" "see $KWOK_DIR/clusters/$CLUSTER/logs/kube-apiserver.log"
+# Established is not yet usable: for a second or so the new resources answer 429 "storage is
+# (re)initializing". Wait until every one can be listed, so the first client (stand-in, notebook) is not
+# the one to find out.
+resources=$(echo "$out" | sed 's|^customresourcedefinition.apiextensions.k8s.io/||' | paste -sd,)
+for ((i = 0; ; i++)); do
+  "${KUBECTL[@]}" get "$resources" --all-namespaces --request-timeout=5s >/dev/null 2>&1 && break
+  [ $i -lt 150 ] || die "Strimzi resources not servable 30s after their CRDs were Established" \
+    "see $KWOK_DIR/clusters/$CLUSTER/logs/kube-apiserver.log"
+  sleep 0.2
+done
 
 # ---- the Strimzi stand-in ---------------------------------------------------------------------------
 cat >"$RUN/env" <<EOF
@@ -174,7 +182,8 @@ if [ -f "$HERMETIC/standin/__main__.py" ]; then
   # setsid: its own session and process group, so a Ctrl-C in this terminal does not reach it and
   # down.sh can signal it together with the brokers it starts. In a non-interactive shell the
   # background job is not a group leader, so setsid execs in place and $! is the Python process.
-  (cd "$ROOT" && KUBECONFIG="$KUBECONFIG_OUT" exec setsid "$PY" -m tests.hermetic.standin --kubeconfig "$KUBECONFIG_OUT" --state-dir "$RUN/standin" \
+  # KAFKALAB_HERMETIC_RUN marks it and every process it starts as this run's, for down.sh.
+  (cd "$ROOT" && KUBECONFIG="$KUBECONFIG_OUT" KAFKALAB_HERMETIC_RUN="$RUN" exec setsid "$PY" -m tests.hermetic.standin --kubeconfig "$KUBECONFIG_OUT" --state-dir "$RUN/standin" \
     </dev/null >"$RUN/standin.log" 2>&1) &
   echo $! >"$RUN/standin.pid"
   for ((i = 0; i < STANDIN_TIMEOUT * 5; i++)); do
