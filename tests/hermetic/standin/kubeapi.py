@@ -27,7 +27,7 @@ _KINDS = {
     "KafkaNodePool": (f"/apis/{STRIMZI_GROUP}/v1", "kafkanodepools"),
     "KafkaTopic": (f"/apis/{STRIMZI_GROUP}/v1", "kafkatopics"),
     "KafkaUser": (f"/apis/{STRIMZI_GROUP}/v1", "kafkausers"),
-    "StrimziPodSet": (f"/apis/{STRIMZI_GROUP}/v1", "strimzipodsets"),
+    "StrimziPodSet": ("/apis/core.strimzi.io/v1", "strimzipodsets"),
     "Pod": ("/api/v1", "pods"),
     "Service": ("/api/v1", "services"),
     "Secret": ("/api/v1", "secrets"),
@@ -52,8 +52,9 @@ class Kube:
 
     def _call(self, method: str, path: str, body=None, query=None, content_type="application/json"):
         # kubernetes>=35 client (openapi-generator 7): serialize, send, then check the status ourselves.
+        verb = method
         method, url, headers, body, post = self.client.param_serialize(
-            method,
+            verb,
             path,
             query_params=list((query or {}).items()),
             header_params={"Content-Type": content_type, "Accept": "application/json"},
@@ -64,7 +65,7 @@ class Kube:
                                     _request_timeout=30)  # fmt: skip
         resp.read()
         if not 200 <= resp.status < 300:
-            raise ApiException(http_resp=resp)
+            raise ApiException(reason=f"{resp.reason} ({verb} {path})", http_resp=resp)
         return json.loads(resp.data) if resp.data else None
 
     # -- reading ----------------------------------------------------------------------------------------

@@ -122,7 +122,7 @@ def podset(plan: KafkaPlan, pool: PoolPlan, kafka_owner: dict) -> dict:
     }
     pods = [pod(plan, pool, i, None) for i in pool.node_ids]
     return {
-        "apiVersion": "kafka.strimzi.io/v1",
+        "apiVersion": "core.strimzi.io/v1",
         "kind": "StrimziPodSet",
         "metadata": _meta(f"{plan.name}-{pool.name}", plan.namespace, labels, kafka_owner),
         "spec": {"selector": {"matchLabels": selector}, "pods": pods},
