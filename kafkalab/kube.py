@@ -296,14 +296,16 @@ def apply(
 
     Namespaced objects without metadata.namespace go to `namespace` (or the context's default namespace).
     If the server rejects an object (HTTP 4xx), the objects this call had created are deleted again and
-    ManifestRejected is raised, so a half-applied manifest never stays behind. Objects that existed before
-    the call are left as they are. `dry_run=True` asks the server to validate without storing anything.
+    ManifestRejected is raised, so a half-applied manifest never stays behind; objects that existed before
+    the call are left as they are. A kind the server does not serve raises NotFound before anything is
+    applied. `dry_run=True` asks the server to validate without storing anything.
     """
     if isinstance(objs, dict):
         objs = [objs]
     dyn = _dynamic(context)
-    applied: list[Obj] = []
-    created: list[Obj] = []
+    # Resolve every kind and name before changing anything: an unknown kind (a missing CRD, an old
+    # apiVersion) or a nameless object then stops the apply before its first object is created.
+    planned = []
     for obj in objs:
         body = copy.deepcopy(obj)
         meta = body.setdefault("metadata", {})
@@ -313,14 +315,16 @@ def apply(
             meta["namespace"] = ns
         else:
             meta.pop("namespace", None)
-        name = meta.get("name")
-        if not name:
-            undone = _undo(created, context)
+        if not meta.get("name"):
             raise ManifestRejected(
-                f"{describe(body)} has no metadata.name\n  ({undone})",
+                f"{describe(body)} has no metadata.name (nothing was applied)",
                 obj=describe(body),
                 fix="give the object a metadata.name",
             )
+        planned.append((res, body, meta["name"], ns))
+    applied: list[Obj] = []
+    created: list[Obj] = []
+    for res, body, name, ns in planned:
         existed = dry_run or _get(res, name, ns, context) is not None
         try:
             with _reachable(context):
@@ -336,7 +340,7 @@ def apply(
                     _request_timeout=REQUEST_TIMEOUT,
                 )
         except ApiException as e:
-            if not 400 <= (e.status or 0) < 500:
+            if not _is_rejection(e):
                 raise
             undone = _undo(created, context)
             raise _rejected(body, e, undone) from None
@@ -345,6 +349,13 @@ def apply(
         if not existed:
             created.append(stored)
     return applied
+
+
+def _is_rejection(e: ApiException) -> bool:
+    """A 4xx, or the 500 server-side apply answers when a field has the wrong type for the schema."""
+    if 400 <= (e.status or 0) < 500:
+        return True
+    return e.status == 500 and "failed to create typed patch object" in _server_message(e)
 
 
 def _undo(created: list[Obj], context: str | None) -> str:
@@ -755,9 +766,10 @@ def log_tail(
     """The last `lines` lines of a pod's (container's) log."""
     try:
         with _reachable(context):
-            return k8s.CoreV1Api(api(context)).read_namespaced_pod_log(
+            text = k8s.CoreV1Api(api(context)).read_namespaced_pod_log(
                 pod, namespace, container=container, tail_lines=lines, _request_timeout=REQUEST_TIMEOUT
             )
+        return text or ""
     except ApiException as e:
         raise NotFound(
             f"no log for pod {namespace}/{pod}{' container ' + container if container else ''}: "
@@ -855,7 +867,16 @@ def diagnose(
             d.notes.append(f"could not read events: {e.summary}")
     for p in found:
         pod = p["metadata"]["name"]
+        started = {
+            c["name"]
+            for c in (p.get("status") or {}).get("containerStatuses") or []
+            if "waiting" not in c["state"]
+        }
         for c in (p.get("spec") or {}).get("containers") or []:
+            if c["name"] not in started:
+                phase = (p.get("status") or {}).get("phase", "unknown")
+                d.notes.append(f"logs unavailable for {pod}/{c['name']}: not started (pod {phase})")
+                continue
             try:
                 d.logs[f"{pod}/{c['name']}"] = log_tail(pod, namespace, log_lines, c["name"], context)
             except KafkalabError as e:
