@@ -40,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stdout,
     )
-    for noisy in ("kopf", "kafka", "urllib3", "aiohttp"):
+    for noisy in ("kopf", "urllib3", "aiohttp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # it warns on every SCRAM login over plaintext
     log = logging.getLogger("standin")
 
     if not args.kubeconfig.is_file():

@@ -188,6 +188,18 @@ def _apply_pods(ctx: Context, plan: KafkaPlan, owner: dict, wait_gone: bool = Fa
             existing = ctx.kube.get("Pod", plan.namespace, body["metadata"]["name"])
             if existing is None:
                 ctx.kube.apply(body)
+        # what `kubectl get strimzipodsets` shows (PODS / READY PODS / CURRENT PODS)
+        n = len(pool.node_ids)
+        podset_status = {
+            "observedGeneration": applied["metadata"]["generation"],
+            "pods": n,
+            "readyPods": n,
+            "currentPods": n,
+        }
+        if applied.get("status") != podset_status:
+            ctx.kube.patch_status(
+                "StrimziPodSet", plan.namespace, applied["metadata"]["name"], podset_status, None
+            )
 
 
 def _delete_pods(ctx: Context, plan: KafkaPlan) -> None:
