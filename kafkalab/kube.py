@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -749,10 +750,15 @@ def events(namespace: str, name: str | None = None, context: str | None = None) 
         )
     items = json.loads(resp.data).get("items") or []
 
-    def when(e: Obj) -> str:
-        return e.get("lastTimestamp") or e.get("eventTime") or e["metadata"].get("creationTimestamp") or ""
+    return sorted(items, key=_event_time)
 
-    return sorted(items, key=when)
+
+def _event_time(e: Obj) -> datetime:
+    # Events carry lastTimestamp (seconds) or eventTime (microseconds); compare them as times, not text.
+    text = e.get("lastTimestamp") or e.get("eventTime") or (e.get("metadata") or {}).get("creationTimestamp")
+    if not text:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def pods(namespace: str, label_selector: str | None = None, context: str | None = None) -> list[Obj]:
@@ -785,7 +791,7 @@ class Diagnosis:
 
     obj: str
     conditions: list[dict] = field(default_factory=list)
-    events: list[str] = field(default_factory=list)  # "time type reason Kind/name: message", oldest first
+    events: list[str] = field(default_factory=list)  # "HH:MM:SS type reason Kind/name: message", oldest first
     logs: dict[str, str] = field(default_factory=dict)  # "pod/container" -> last lines
     notes: list[str] = field(default_factory=list)  # what could not be found out, and why
 
@@ -809,7 +815,7 @@ class Diagnosis:
 
 def _event_line(e: Obj) -> str:
     involved = e.get("involvedObject") or {}
-    when = e.get("lastTimestamp") or e.get("eventTime") or ""
+    when = _event_time(e).strftime("%H:%M:%S")
     count = f" (x{e['count']})" if (e.get("count") or 1) > 1 else ""
     return (
         f"{when} {e.get('type', '')} {e.get('reason', '')} "

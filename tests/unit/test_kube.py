@@ -112,3 +112,84 @@ def test_missing_kubeconfig_is_cluster_unreachable(tmp_path, monkeypatch):
     with pytest.raises(ClusterUnreachable, match="cannot load kube config"):
         kube.api()
     kube.reset()
+
+
+class FakeApi:
+    """The API server's side of list-then-watch for one ConfigMap (the edge kube.wait_for talks to).
+
+    `watches` is a list of scripted watch streams: each is an exception to raise, or a list of events."""
+
+    class Response:
+        def __init__(self, data: dict):
+            import json
+
+            self.data = json.dumps(data).encode()
+
+    def __init__(self, watches):
+        self.watches = list(watches)
+        self.lists = 0
+        self.watched_from = []
+
+    def get(self, res, namespace=None, field_selector=None, serialize=True, _request_timeout=None, **kw):
+        self.lists += 1
+        item = {
+            "metadata": {"name": "cm", "namespace": namespace, "resourceVersion": "10"},
+            "data": {"v": "0"},
+        }
+        return self.Response({"metadata": {"resourceVersion": "10"}, "items": [item]})
+
+    def watch(self, res, namespace=None, name=None, resource_version=None, timeout=None, watcher=None):
+        assert timeout and timeout >= 1 and name == "cm"
+        self.watched_from.append(resource_version)
+        script = self.watches.pop(0)
+        if isinstance(script, Exception):
+            raise script
+        yield from script
+
+
+class FakeResource:
+    namespaced = True
+    group_version = "v1"
+    kind = "ConfigMap"
+
+
+def event(kind: str, version: str, value: str) -> dict:
+    obj = {"metadata": {"name": "cm", "resourceVersion": version}, "data": {"v": value}}
+    return {"type": kind, "raw_object": obj}
+
+
+@pytest.fixture
+def fake_api(monkeypatch):
+    def install(watches):
+        api = FakeApi(watches)
+        monkeypatch.setattr(kube, "_dynamic", lambda context: api)
+        monkeypatch.setattr(kube, "_resource", lambda *a: FakeResource())
+        return api
+
+    return install
+
+
+def test_wait_lists_again_after_410_gone_and_carries_on(fake_api):
+    from kubernetes.client.rest import ApiException
+
+    gone = ApiException(status=410, reason="Expired: too old resource version")
+    api = fake_api([gone, [event("MODIFIED", "12", "1")]])
+    seen = []
+    obj = kube.wait_for(
+        "v1", "ConfigMap", "cm", "ns", ready=lambda o: o["data"]["v"] == "1", timeout=10, progress=seen.append
+    )
+    assert obj["data"] == {"v": "1"} and obj["kind"] == "ConfigMap"
+    assert api.lists == 2 and api.watched_from == ["10", "10"]  # listed again, watched from the new list
+    assert [s["data"]["v"] for s in seen] == ["0", "0", "1"]
+
+
+def test_delete_waits_through_ended_watches_until_the_object_is_gone(fake_api):
+    # the first watch ends (server timeout) after one change; the second sees a bookmark, then the delete
+    api = fake_api(
+        [[event("MODIFIED", "11", "0")], [event("BOOKMARK", "15", "0"), event("DELETED", "16", "0")]]
+    )
+    api.delete = lambda res, name=None, namespace=None, **kw: None
+    ref = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "ns"}}
+    assert kube.delete(ref, timeout=10) == ["ConfigMap ns/cm"]
+    assert api.watched_from == ["10", "11"]  # re-watched from the last version seen, not from scratch
+    assert api.watches == []
