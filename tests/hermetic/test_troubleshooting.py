@@ -67,8 +67,15 @@ def names(kubeconfig):
     for name in (ns, op_ns):
         if kube.get("v1", "Namespace", name) is not None:
             kube.delete_namespace(name, timeout=WAIT)
-    # ClusterRoles this module created (none if the shared operator was installed already)
-    kube.delete([o for o in roles if o["metadata"]["name"] not in existed], timeout=WAIT)
+    # The ClusterRoles this module created (none if an operator was installed before), unless an operator
+    # installed meanwhile (notebook 02) relies on them now.
+    operators = [
+        d
+        for d in kube.list_objects("apps/v1", "Deployment")
+        if d["metadata"]["name"] == strimzi.OPERATOR_DEPLOYMENT
+    ]
+    if not operators:
+        kube.delete([o for o in roles if o["metadata"]["name"] not in existed], timeout=WAIT)
 
 
 @pytest.fixture(scope="module")
