@@ -221,3 +221,43 @@ def test_watch_pods_ends_when_until_is_true(monkeypatch, capsys):
         "a  1/1  Running  restarts=0",
         "b  1/1  Running  restarts=0",
     ]
+
+
+def _kernel_messages(env: dict, code: str) -> list[dict]:
+    km, kc = start_new_kernel(kernel_name="python3", env=env)
+    try:
+        messages: list[dict] = []
+        reply = kc.execute_interactive(code, output_hook=messages.append, timeout=60)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return messages
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_widget_table_updates_in_place_in_a_jupyterlab_kernel():
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "KAFKALAB_DISPLAY"}
+    env["JPY_SESSION_NAME"] = "/home/me/notebooks/03-kafka-cluster.ipynb"
+    code = (
+        "from kafkalab import display\n"
+        "cb = display.progress('Kafka kafka/x')\n"
+        "k = {'kind': 'Kafka', 'metadata': {'name': 'x', 'namespace': 'kafka'}}\n"
+        "cb(None)\n"
+        "c = {'type': 'NotReady', 'status': 'True', 'reason': 'Creating'}\n"
+        "cb({**k, 'status': {'conditions': [c]}})\n"
+        "cb({**k, 'status': {'conditions': [{'type': 'Ready', 'status': 'True'}]}})\n"
+    )
+    messages = _kernel_messages(env, code)
+    shown = [m for m in messages if m["msg_type"] == "display_data"]
+    assert len(shown) == 1  # one table, displayed once ...
+    assert "application/vnd.jupyter.widget-view+json" in shown[0]["content"]["data"]
+    assert not [m for m in messages if m["msg_type"] == "stream"]  # ... and no printed lines
+    updates = [
+        m["content"]["data"]["state"]["value"]
+        for m in messages
+        if m["msg_type"] == "comm_msg" and "value" in m["content"]["data"].get("state", {})
+    ]
+    assert "not created yet" in updates[0]
+    assert "NotReady (Creating)" in updates[-2] and "<td style='text-align:left'>Ready</td>" in updates[-1]
