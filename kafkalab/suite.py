@@ -141,6 +141,9 @@ def run_suite(
                     cwd=str(directory),
                     progress_bar=False,
                     execution_timeout=cell_timeout,
+                    # the kernel's own start-up warnings (e.g. about TCP transport) would break up the
+                    # caller's progress lines; errors still show, and cell output goes to the notebook
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
                 )
         except Exception as e:  # noqa: BLE001 - any failure of a notebook is a result, not a crash of the suite
             error = _error_line(e)
