@@ -37,6 +37,11 @@ def use_widgets() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+# Condition types that are good news when True: their messages ("Deployment has minimum availability.")
+# only add noise to a progress line. Any other condition's message (NotReady, Warning, X=False) is shown.
+_POSITIVE = {"Ready", "Available", "Progressing", "Established", "NamesAccepted", "Initialized"}
+
+
 def summarize(obj: dict) -> tuple[str, str]:
     """(state, message) of a Kubernetes object from its status, e.g. ("NotReady (Creating)", "")."""
     status = obj.get("status") or {}
@@ -48,7 +53,7 @@ def summarize(obj: dict) -> tuple[str, str]:
         if cond.get("reason"):
             text += f" ({cond['reason']})"
         parts.append(text)
-        happy = cond.get("type") == "Ready" and cond.get("status") == "True"
+        happy = cond.get("type") in _POSITIVE and cond.get("status") == "True"
         if not message and not happy and cond.get("message"):
             message = cond["message"]
     if "replicas" in status or "readyReplicas" in status:

@@ -36,6 +36,31 @@ def test_summarize_strimzi_and_deployment():
         },
     }
     assert display.summarize(deployment)[0] == "Available=False (MinimumReplicasUnavailable), 0/1 ready"
+    rolled_out = {
+        "kind": "Deployment",
+        "status": {
+            "replicas": 1,
+            "readyReplicas": 1,
+            "conditions": [
+                {
+                    "type": "Available",
+                    "status": "True",
+                    "reason": "MinimumReplicasAvailable",
+                    "message": "has",
+                },
+                {
+                    "type": "Progressing",
+                    "status": "True",
+                    "reason": "NewReplicaSetAvailable",
+                    "message": "done",
+                },
+            ],
+        },
+    }
+    assert display.summarize(rolled_out) == (
+        "Available (MinimumReplicasAvailable), Progressing (NewReplicaSetAvailable), 1/1 ready",
+        "",
+    )
     assert display.summarize({"kind": "Kafka"}) == ("no status yet", "")
 
 
