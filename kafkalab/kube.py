@@ -438,7 +438,10 @@ def delete(
     deleted: list[tuple[Any, str, str | None, str]] = []
     for ref in objs_or_refs:
         meta = ref.get("metadata") or {}
-        res = _resource(ref.get("apiVersion", ""), ref.get("kind", ""), context)
+        try:
+            res = _resource(ref.get("apiVersion", ""), ref.get("kind", ""), context)
+        except NotFound:
+            continue  # a kind the server does not serve (its CRD is gone): nothing of it can exist
         ns = _namespace(res, meta.get("namespace") or namespace, context)
         try:
             with _reachable(context):

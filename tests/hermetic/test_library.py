@@ -201,6 +201,8 @@ def test_apply_get_list_delete(namespace):
     assert kube.delete(stored) == [f"ConfigMap {namespace}/cm"]
     assert kube.get("v1", "ConfigMap", "cm", namespace) is None
     assert kube.delete(stored) == []  # already gone: nothing to do
+    unserved = {"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "Kafka", "metadata": {"name": "x"}}
+    assert kube.delete(unserved, namespace=namespace) == []  # no such kind: nothing of it can exist
 
 
 # ---- watch-based waits ------------------------------------------------------------------------------
