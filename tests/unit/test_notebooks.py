@@ -206,8 +206,13 @@ def _check_call(call: ast.Call, func, where: str):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_kafkalab_calls_exist_in_the_library(path):
     nb = load(path)
-    source = "\n".join(code_of(c) for c in nb.cells if c.cell_type == "code")
-    tree = ast.parse(source)
+    tree = ast.Module(body=[], type_ignores=[])
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            try:
+                tree.body.extend(ast.parse(code_of(cell)).body)
+            except SyntaxError as exc:
+                pytest.fail(f"{path.name} cell {cell.id} is not valid Python: {exc}")
     names = _kafkalab_names(tree)
     used = 0
     for node in ast.walk(tree):
