@@ -322,7 +322,11 @@ def _use_hermetic_env() -> None:
 )
 @click.option("--keep-cluster", is_flag=True, help="Delete only kafkalab's namespace and operator.")
 def down(kind_name, namespace, operator_namespace, strimzi_source, context, keep_cluster) -> None:
-    """Delete the Kafka namespace, the operator and (unless --keep-cluster) the kind cluster."""
+    """Delete the Kafka namespace, the operator and its namespace, and (unless --keep-cluster) kind.
+
+    With a kind cluster to delete, that alone removes everything. Otherwise (--keep-cluster, or a cluster
+    that is not kind's) the objects are deleted from the cluster of --context.
+    """
     from kafkalab import kind, kube, strimzi
     from kafkalab.errors import ClusterUnreachable
 
@@ -348,6 +352,8 @@ def down(kind_name, namespace, operator_namespace, strimzi_source, context, keep
     strimzi.uninstall_operator(
         namespace=operator_namespace, watch_namespaces=(namespace,), source=source, context=context
     )
+    click.echo(f"deleting namespace {operator_namespace} …")
+    kube.delete_namespace(operator_namespace, context=context)
     click.echo(
         "done" + ("" if keep_cluster or has_kind else f" (there is no kind cluster named {kind_name})")
     )
