@@ -322,7 +322,7 @@ def _use_hermetic_env() -> None:
 )
 @click.option("--keep-cluster", is_flag=True, help="Delete only kafkalab's namespace and operator.")
 def down(kind_name, namespace, operator_namespace, strimzi_source, context, keep_cluster) -> None:
-    """Delete the Kafka namespace, the operator and its namespace, and (unless --keep-cluster) kind.
+    """Delete the Kafka namespace, the operator, its namespace and (unless --keep-cluster) the kind cluster.
 
     With a kind cluster to delete, that alone removes everything. Otherwise (--keep-cluster, or a cluster
     that is not kind's) the objects are deleted from the cluster of --context.
