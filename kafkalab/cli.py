@@ -336,13 +336,22 @@ def down(kind_name, namespace, operator_namespace, strimzi_source, context, keep
         kind.delete_cluster(kind_name)
         click.echo("done")
         return
+    if not keep_cluster and context is None:
+        # Never fall back to whatever the current context is: it may be someone's real cluster.
+        click.echo(f"no kind cluster named {kind_name}: nothing to delete")
+        click.echo(
+            "(to remove kafkalab's namespaces from another cluster: down --keep-cluster [--context C])"
+        )
+        return
     if context is None and has_kind:
         context = kind.context_name(kind_name)
     try:
         kube.check_cluster(context)
+        where = kube.current_context(context)
     except ClusterUnreachable as e:
         click.echo(f"no cluster to clean up ({e.summary})")
         return
+    click.echo(f"cleaning up in context {where}")
     # The Kafka namespace first, while the operators still run: KafkaTopics carry the Topic Operator's
     # finalizer, and without it running their namespace would never finish terminating.
     click.echo(f"deleting namespace {namespace} …")
@@ -354,9 +363,7 @@ def down(kind_name, namespace, operator_namespace, strimzi_source, context, keep
     )
     click.echo(f"deleting namespace {operator_namespace} …")
     kube.delete_namespace(operator_namespace, context=context)
-    click.echo(
-        "done" + ("" if keep_cluster or has_kind else f" (there is no kind cluster named {kind_name})")
-    )
+    click.echo("done")
 
 
 if __name__ == "__main__":

@@ -180,26 +180,20 @@ def test_run_hermetic_reads_the_env_file(checkout, monkeypatch):
     assert "strimzi_source = '/opt/strimzi'" in result.output
 
 
-def test_down_without_any_cluster(monkeypatch, tmp_path):
+def test_down_without_kind_never_touches_the_current_context(monkeypatch, tmp_path):
+    calls = fake_tools(monkeypatch, missing=("kind",))
+    result = CliRunner().invoke(cli.main, ["down"])
+    assert result.exit_code == 0, result.output
+    assert "no kind cluster named kafkalab: nothing to delete" in result.output
+    assert not [c for c in calls if c[0] == "kubectl"]
+
+
+def test_down_keep_cluster_without_any_cluster(monkeypatch, tmp_path):
     monkeypatch.setattr(cli.shutil, "which", lambda tool: None)
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
     from kafkalab import kube
 
     kube.reset()
-    result = CliRunner().invoke(cli.main, ["down"])
+    result = CliRunner().invoke(cli.main, ["down", "--keep-cluster"])
     assert result.exit_code == 0, result.output
     assert "no cluster to clean up" in result.output
-
-
-def test_run_parameters_file_then_p(checkout, monkeypatch):
-    monkeypatch.delenv("KAFKALAB_STRIMZI_SOURCE", raising=False)
-    (checkout / "params.yaml").write_text(
-        "message_count: 3\ncreate_kind_cluster: true\nstrimzi_source: notebooks\n"
-    )
-    result = CliRunner().invoke(
-        cli.main, ["run", "-f", "params.yaml", "-p", "message_count=4", "-o", "out/f"]
-    )
-    assert result.exit_code == 0, result.output
-    assert "create_kind_cluster True count 4" in (checkout / "out/f/00-params.ipynb").read_text()
-    # a relative local source is made absolute (the kernels run in notebooks/)
-    assert f"strimzi_source = '{checkout / 'notebooks'}'" in result.output
