@@ -451,7 +451,7 @@ def secure_cluster(kube, operator, ns) -> dict:
     """Kafka `secure` (SCRAM and mTLS listeners, authorization simple), Ready."""
     apply(
         kube,
-        pool_obj("dual", "secure"),
+        pool_obj("secure-dual", "secure"),
         kafka_obj("secure", listeners=SECURE_LISTENERS, authorization=True),
         namespace=ns,
     )
@@ -819,6 +819,7 @@ def test_spec_change_restarts_the_broker_keeping_topics_and_data(kube, ns, open_
     conn = {"bootstrap_servers": bootstrap(open_cluster, "plain")}
     produce(conn, "durable", [b"before-1", b"before-2"])
     pid_before = broker_pid(hermetic_dir, ns, "open")
+    pod_before = kube.get("Pod", ns, "open-dual-0")["metadata"]["uid"]
     kafka = kube.get("Kafka", ns, "open")
 
     # a new listener and a broker config change: Strimzi rolls the pods for this
@@ -841,12 +842,24 @@ def test_spec_change_restarts_the_broker_keeping_topics_and_data(kube, ns, open_
     extra = {"bootstrap_servers": bootstrap(after, "extra")}
     got = sorted(consume(extra, "durable", 2))
     assert got == [b"before-1", b"before-2"]
-    assert kube.get("Pod", ns, "open-dual-0") is not None
+    pod = wait_for("pod open-dual-0 back after the roll", lambda: kube.get("Pod", ns, "open-dual-0"), 30)
+    assert pod["metadata"]["uid"] != pod_before, "the pod was not rolled"
+
+
+@hermetic
+def test_a_deleted_kafka_pod_comes_back(kube, ns, open_cluster):
+    uid = kube.get("Pod", ns, "open-dual-0")["metadata"]["uid"]
+    kube.delete("Pod", ns, "open-dual-0")
+    wait_for(
+        "pod open-dual-0 re-created",
+        lambda: (kube.get("Pod", ns, "open-dual-0") or {"metadata": {"uid": uid}})["metadata"]["uid"] != uid,
+        30,
+    )
 
 
 @hermetic
 def test_deleting_the_kafka_stops_its_broker_and_its_objects_go(kube, operator, ns, hermetic_dir):
-    apply(kube, pool_obj("dual", "doomed"), kafka_obj("doomed"), namespace=ns)
+    apply(kube, pool_obj("doomed-dual", "doomed"), kafka_obj("doomed"), namespace=ns)
     wait_condition(kube, "Kafka", ns, "doomed", "Ready", timeout=120)
     pid = broker_pid(hermetic_dir, ns, "doomed")
     assert alive(pid)

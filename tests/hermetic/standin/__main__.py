@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import logging
 import os
 import sys
@@ -59,6 +60,21 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot get the Kafka jars: %s", e)
         return 2
     args.state_dir.mkdir(parents=True, exist_ok=True)
+    # Two stand-ins on one state directory would start two JVMs on the same data: refuse the second.
+    lock = open(args.state_dir / "standin.lock", "a+")  # noqa: SIM115 - held for the process's life
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        log.error(
+            "another stand-in (pid %s) already runs on %s — stop it first (tests/hermetic/down.sh)",
+            lock.read().strip() or "?",
+            args.state_dir,
+        )
+        return 2
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
 
     api = kubernetes.client.ApiClient()
     kube = Kube(api)

@@ -68,6 +68,7 @@ def reconcile_kafka(ctx: Context, namespace: str, name: str) -> float | None:
     fingerprint = plan.broker_fingerprint()
     rolling = cluster.broker.running and cluster.fingerprint != fingerprint
     if rolling:
+        log.info("Kafka %s/%s: spec changed (generation %s): rolling the broker", namespace, name, generation)
         _delete_pods(ctx, plan)  # Strimzi rolls the pods while the broker restarts
     _apply_pods(ctx, plan, owner)
 
@@ -99,6 +100,12 @@ def reconcile_kafka(ctx: Context, namespace: str, name: str) -> float | None:
                  cluster.broker.ports)  # fmt: skip
         if rolling:
             _apply_pods(ctx, plan, owner, wait_gone=True)
+            log.info(
+                "Kafka %s/%s: pods rolled, %.1fs after the roll began",
+                namespace,
+                name,
+                time.monotonic() - started,
+            )
 
     ready = kafka_ready(
         plan,

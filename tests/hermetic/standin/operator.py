@@ -129,6 +129,16 @@ def make_registry(standin: Standin) -> kopf.OperatorRegistry:
 
         kopf.on.event(STRIMZI_GROUP, "v1", plural, id=f"watch-{plural}", registry=registry)(handler)
 
+    # A Kafka pod deleted by hand comes back at once, as Strimzi's StrimziPodSet controller brings it back.
+    @kopf.on.event("pods", labels={"strimzi.io/kind": "Kafka", "strimzi.io/component-type": "kafka"},
+                   registry=registry)  # fmt: skip
+    async def kafka_pod(event, **_) -> None:
+        if event.get("type") == "DELETED":
+            meta = event["object"]["metadata"]
+            cluster = (meta.get("labels") or {}).get(CLUSTER_LABEL)
+            if cluster:
+                standin.ctx.kick("Kafka", meta["namespace"], cluster, delay=0.5)
+
     @kopf.on.event("apps", "v1", "deployments", field="metadata.name", value=OPERATOR_NAME, registry=registry)
     async def operator_deployment(**_) -> None:
         standin.operator_changed()
