@@ -237,7 +237,8 @@ def uninstall_operator(
 
     Without `source`, finds Strimzi's objects by their label app=strimzi (nothing to download); with it,
     deletes exactly what that source would install. CRDs stay unless delete_crds=True: deleting a CRD
-    deletes every resource of that kind in the cluster.
+    deletes every resource of that kind in the cluster. While another namespace still runs an operator,
+    the cluster-wide objects (ClusterRoles, ClusterRoleBindings, CRDs) stay for it.
     """
     if isinstance(watch_namespaces, str):
         watch_namespaces = [n for n in watch_namespaces.split(",") if n]
@@ -260,6 +261,13 @@ def uninstall_operator(
         ]
     if not delete_crds:
         objs = [o for o in objs if o.get("kind") != "CustomResourceDefinition"]
+    others = [
+        d
+        for d in kube.list_objects("apps/v1", "Deployment", context=context)
+        if d["metadata"]["name"] == OPERATOR_DEPLOYMENT and d["metadata"]["namespace"] != namespace
+    ]
+    if others:  # cluster-wide RBAC and CRDs serve every operator in the cluster: they go with the last one
+        objs = [o for o in objs if o.get("kind") not in _CLUSTER_SCOPED]
     # The Deployment first, so no operator is left running with half its rights.
     objs.sort(key=lambda o: o.get("kind") != "Deployment")
     return kube.delete(objs, context=context, timeout=timeout)

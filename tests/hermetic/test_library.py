@@ -404,3 +404,20 @@ def test_ensure_kafka_and_topic_with_the_stand_in(operator_namespaces):
     topic = strimzi.ensure_topic("orders", "lab", watched, partitions=2, timeout=60)
     assert topic["status"]["topicName"] == "orders"
     kube.delete(kafka, timeout=120)
+
+
+def test_uninstall_keeps_cluster_wide_objects_while_another_operator_runs(operator_namespaces):
+    op, watched = operator_namespaces
+    other, other_watched = fresh("lib-op2"), fresh("lib-kafka2")
+    strimzi.install_operator(op, [watched], source=INSTALL, timeout=120)
+    strimzi.install_operator(other, [other_watched], source=INSTALL, timeout=120)
+    try:
+        deleted = strimzi.uninstall_operator(other, [other_watched])
+        assert f"Deployment {other}/strimzi-cluster-operator" in deleted
+        assert f"RoleBinding {other_watched}/strimzi-cluster-operator-watched" in deleted
+        assert not [d for d in deleted if d.startswith(("ClusterRole", "CustomResourceDefinition"))]
+        assert kube.get("rbac.authorization.k8s.io/v1", "ClusterRole", "strimzi-cluster-operator-namespaced")
+        assert kube.get("apps/v1", "Deployment", strimzi.OPERATOR_DEPLOYMENT, op)
+    finally:
+        kube.delete_namespace(other_watched, timeout=120)
+        kube.delete_namespace(other, timeout=120)
