@@ -26,6 +26,13 @@ OPERATOR_NS = "kl-clients-op"
 OPEN, SECURE = "open-cluster", "secure-cluster"
 SOURCE = os.environ.get("KAFKALAB_STRIMZI_SOURCE", "/work/shared/strimzi/1.2.0/install/cluster-operator")
 TIMEOUT = 240
+MTLS_LISTENER = {
+    "name": "mtls",
+    "port": 9095,
+    "type": "internal",
+    "tls": True,
+    "authentication": {"type": "tls"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +46,10 @@ def clusters(kubeconfig, request):
     request.addfinalizer(cleanup)
     strimzi.install_operator(OPERATOR_NS, (NS, SECURE_NS), source=SOURCE, timeout=TIMEOUT)
     kube.apply(strimzi.load_manifest("kafka-single-node.yaml", cluster=OPEN, namespace=NS))
-    kube.apply(strimzi.load_manifest("kafka-secured.yaml", cluster=SECURE, namespace=SECURE_NS))
+    secured = strimzi.load_manifest("kafka-secured.yaml", cluster=SECURE, namespace=SECURE_NS)
+    kafka = next(o for o in secured if o["kind"] == "Kafka")
+    kafka["spec"]["kafka"]["listeners"].append(MTLS_LISTENER)  # for the tls-client-authentication test
+    kube.apply(secured)
     strimzi.wait_kafka_ready(OPEN, NS, timeout=TIMEOUT)
     strimzi.wait_kafka_ready(SECURE, SECURE_NS, timeout=TIMEOUT)
 
@@ -118,6 +128,22 @@ def test_scram_user_with_acls_and_a_denied_one(clusters):
         clients.produce(denied, topic, [(None, "not allowed")], timeout=20)
     with pytest.raises((TopicAuthorizationFailedError, GroupAuthorizationFailedError)):
         clients.consume(denied, topic, 1, group=unique("g"), timeout=20)
+
+
+def test_tls_client_authentication_user(clusters):
+    topic = unique("audit")
+    strimzi.ensure_topic(topic, SECURE, SECURE_NS, partitions=1, timeout=120)
+    rules = [strimzi.acl("topic", topic, ["Describe", "Read", "Write"])]
+    user = strimzi.ensure_user("bob", SECURE, SECURE_NS, authentication="tls", acls=rules, timeout=120)
+    assert user["status"]["username"] == "CN=bob"
+
+    conn = clients.connection(SECURE, SECURE_NS, listener="mtls", user="bob")
+    assert conn["security_protocol"] == "SSL"
+    for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+        assert oct(os.stat(conn[key]).st_mode & 0o777) == "0o600"
+    assert "PRIVATE KEY" not in repr(conn)  # paths only
+    assert clients.produce(conn, topic, [(b"who", b"bob, by certificate")]) == 1
+    assert [r.value for r in clients.consume(conn, topic, 1, timeout=30)] == [b"bob, by certificate"]
 
 
 def test_scram_listener_needs_a_user(clusters):
