@@ -1,10 +1,10 @@
 """What a person sees while kafkalab waits: live tables in JupyterLab, one plain line per change elsewhere.
 
-Where output goes decides the form. A kernel started by a Jupyter server for an open notebook (JupyterLab,
-Notebook, VS Code) has `JPY_SESSION_NAME` in its environment and a frontend that renders widgets, so it gets
-a table updated in place. papermill, nbval and plain Python have no such frontend: a widget would be stored
-as a placeholder, so they get lines (also readable in an executed notebook or a CI log).
-`KAFKALAB_DISPLAY=plain` or `=widget` overrides the guess.
+Where output goes decides the form. A kernel that a Jupyter server (JupyterLab, Jupyter Notebook) started
+for an open notebook has `JPY_SESSION_NAME` in its environment and a frontend that renders widgets, so it
+gets a table updated in place. papermill, nbval and plain Python have no such frontend: a widget would be
+stored as a placeholder, so they get lines (also readable in an executed notebook or a CI log). Other
+frontends fall back to lines too. `KAFKALAB_DISPLAY=plain` or `=widget` overrides the guess.
 """
 
 from __future__ import annotations
