@@ -64,6 +64,9 @@ class Connection(dict):
 
     __str__ = __repr__
 
+    def copy(self) -> Connection:  # dict.copy() would return a plain dict, whose repr shows the password
+        return Connection(self)
+
     def _repr_pretty_(self, p, cycle) -> None:  # IPython's pretty printer would otherwise print dict items
         p.text(repr(self))
 

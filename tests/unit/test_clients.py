@@ -125,7 +125,7 @@ def test_scram_user(cluster, name, protocol):
 
 def test_repr_and_str_never_show_the_password(cluster):
     conn = clients.connection("my-cluster", NS, listener="scram", user="alice")
-    for text in (repr(conn), str(conn), f"{conn}", repr([conn]), repr({"c": conn})):
+    for text in (repr(conn), str(conn), f"{conn}", repr([conn]), repr({"c": conn}), repr(conn.copy())):
         assert PASSWORD not in text
         assert PASSWORD[2:8] not in text
         assert "Zq…(27 chars)" in text
