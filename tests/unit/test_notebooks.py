@@ -107,6 +107,20 @@ def test_parameters_cell_has_the_common_names(path):
     assert values["teardown"] is False, "a notebook must not delete what it made unless asked to"
 
 
+STANDALONE = [p for p in NOTEBOOKS if p.name[:2] not in ("00", "99")]  # 00 needs nothing, 99 removes all
+
+
+@pytest.mark.parametrize("path", STANDALONE, ids=[p.name for p in STANDALONE])
+def test_first_code_cell_ensures_what_the_notebook_needs(path):
+    # DESIGN.md §4: a learner can open any notebook cold, so its first cell brings what it needs into being
+    nb = load(path)
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    first = cells[cells.index(parameters_cell(nb)) + 1]
+    assert "ensure_" in first.source, (
+        f"the first code cell after `parameters` should call an ensure_...(), not:\n{first.source[:300]}"
+    )
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_default_strimzi_source_is_the_release(path):
     from kafkalab import strimzi
