@@ -74,6 +74,8 @@ JVM_OPTS = [
     "-Xlog:cds*=off",  # a missing or stale class-data archive is not worth a warning in the broker log
 ]
 
+CDS_DUMP_GRACE = 90  # seconds a stop() waits for a JVM that is writing the class-data archive
+
 # Ports come from below the kernel's ephemeral range (usually 32768-60999), so an outgoing connection made
 # while a broker is down for a restart cannot take the port the broker will come back on.
 PORT_RANGE = (20000, 32000)
@@ -253,12 +255,18 @@ class Broker:
 
     def stop(self, timeout: float = 20) -> None:
         """SIGTERM the JVM's process group, SIGKILL it after `timeout` s. Does nothing if not running."""
+        self._stop(timeout, keep_cds=True)
+
+    def _stop(self, timeout: float, keep_cds: bool) -> None:
         with self._lock:
             proc, self._proc = self._proc, None
             if proc is not None:
-                _stop_group(proc.pid, lambda: proc.poll() is not None, timeout)
+                # A JVM writing the class-data archive at exit needs longer than a plain shutdown (15 s and
+                # more on a busy machine); killing it then would lose the archive for every later start.
+                grace = max(timeout, CDS_DUMP_GRACE) if self._cds_dump and keep_cds else timeout
+                _stop_group(proc.pid, lambda: proc.poll() is not None, grace)
                 proc.wait()
-                self._keep_cds_dump()
+                self._keep_cds_dump(publish=keep_cds)
             (self.state_dir / "broker.pid").unlink(missing_ok=True)
 
     def log_tail(self, lines: int = 30) -> str:
@@ -458,10 +466,13 @@ class Broker:
             self._launch_offset = log.tell()  # readiness looks for "started" only after this point
             log.write(f"=== {_now()} start ===\n")
             log.flush()
+            self._sweep_cds_dumps()
+            self._cds_dump = None
+            if not self._cds_archive.exists():
+                self._cds_dump = self._cds_archive.with_name(
+                    f"{self._cds_archive.name}.{os.getpid()}.{id(self)}.tmp"
+                )
             # own session: the JVM and anything it spawns are one process group, stopped together
-            self._cds_dump = self._cds_archive.with_name(
-                f"{self._cds_archive.name}.{os.getpid()}.{id(self)}.tmp"
-            )
             self._proc = subprocess.Popen(
                 self._java_cmd("kafka.Kafka", str(props), cds_dump=self._cds_dump),
                 stdin=subprocess.DEVNULL,
@@ -491,7 +502,7 @@ class Broker:
                 return
             if time.monotonic() > deadline:
                 tail = self.log_tail()
-                self.stop()
+                self._stop(10, keep_cds=False)  # a broker that never got ready is no model for the archive
                 raise BrokerError(f"broker {self.name}: not ready after {timeout:.0f}s; stopped it\n{tail}")
             time.sleep(0.25)
 
@@ -532,6 +543,16 @@ class Broker:
                 os.replace(dump, self._cds_archive)
             else:
                 dump.unlink(missing_ok=True)
+
+    def _sweep_cds_dumps(self) -> None:
+        # Dumps whose stand-in process died before publishing them (named <archive>.<pid>.<id>.tmp).
+        for tmp in self.libs_dir.parent.glob("cds-*.jsa.*.tmp"):
+            try:
+                pid = int(tmp.name.split(".")[2])
+            except (IndexError, ValueError):
+                continue
+            if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+                tmp.unlink(missing_ok=True)
 
     def _kill_leftover(self) -> None:
         # A JVM from an earlier stand-in process (crashed, or restarted without stopping) still holds the
