@@ -305,7 +305,14 @@ def _use_hermetic_env() -> None:
     """Take KUBECONFIG/KAFKALAB_STRIMZI_SOURCE from the hermetic run dir's env file, unless already set."""
     env_file = Path(os.environ.get("KAFKALAB_HERMETIC_DIR", "/tmp/kafkalab-hermetic")) / "env"
     if not env_file.is_file():
-        return
+        if os.environ.get("KUBECONFIG"):
+            return  # the caller chose the cluster
+        # Without it the notebooks would run against ~/.kube/config's current context, whatever that is.
+        raise KafkalabError(
+            f"the hermetic cluster is not up ({env_file} does not exist)",
+            obj=str(env_file.parent),
+            fix="`make hermetic-up` first (or set KUBECONFIG to the cluster to use)",
+        )
     for line in env_file.read_text().splitlines():
         key, sep, value = line.removeprefix("export ").partition("=")
         if sep and key in ("KUBECONFIG", "KAFKALAB_STRIMZI_SOURCE") and not os.environ.get(key):

@@ -135,7 +135,15 @@ def checkout(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_run_hermetic_with_parameters(checkout):
+def test_run_hermetic_without_the_cluster_says_so(checkout):
+    result = CliRunner().invoke(cli.main, ["run", "--hermetic", "-o", "out/none"])
+    assert result.exit_code == 1
+    assert "the hermetic cluster is not up" in result.output and "make hermetic-up" in result.output
+    assert not (checkout / "out/none").exists()
+
+
+def test_run_hermetic_with_parameters(checkout, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(checkout / "some-kubeconfig"))  # chosen by the caller
     result = CliRunner().invoke(cli.main, ["run", "--hermetic", "-p", "message_count=7", "-o", "out/x"])
     assert result.exit_code == 0, result.output
     assert "create_kind_cluster = False" in result.output
