@@ -134,6 +134,15 @@ def scram(b: Broker, listener: str, user: str, password: str, tls: bool = False,
     return conn
 
 
+def processes_of(b: Broker) -> list[int]:
+    """PIDs of live processes naming the broker's state dir (what the cleanup script would kill)."""
+    found = []
+    for p in psutil.process_iter(["cmdline", "status"]):
+        if p.info["status"] != psutil.STATUS_ZOMBIE and str(b.state_dir) in " ".join(p.info["cmdline"] or []):
+            found.append(p.pid)
+    return found
+
+
 def eventually(check, timeout: float = 10):
     """ACLs reach the broker's authorizer through the metadata log: allow it a moment."""
     deadline = time.monotonic() + timeout
@@ -253,18 +262,22 @@ def test_restart_keeps_topics_data_cluster_id_and_ports(broker, ca, libs):
     broker.start(OPEN_SPEC)  # leave the module's broker as we found it
 
 
+def test_start_timeout_stops_the_jvm(broker):
+    broker.stop()
+    with pytest.raises(BrokerError, match="not ready after"):
+        broker.start(OPEN_SPEC, timeout=0.5)  # formatted already: all of it goes to the JVM, too little
+    assert not broker.running
+    assert processes_of(broker) == []
+    broker.start(OPEN_SPEC)
+
+
 def test_stop_leaves_no_process(broker):
     pid = broker.pid
     broker.stop()
     broker.stop()  # idempotent
     assert not broker.running and broker.pid is None
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    leftovers = [
-        p.pid
-        for p in psutil.process_iter(["cmdline"])
-        if str(broker.state_dir) in " ".join(p.info["cmdline"] or [])
-    ]
-    assert leftovers == []
+    assert processes_of(broker) == []
     assert not (broker.state_dir / "broker.pid").exists()
 
 

@@ -243,9 +243,10 @@ class Broker:
             self._save_state()
             self._check_ports_free(spec)
             props = self._write_properties(spec)
-            self._format(props)
+            deadline = time.monotonic() + timeout  # formatting counts against it too
+            self._format(props, deadline)
             self._launch(props)
-            self._wait_ready(spec, timeout)
+            self._wait_ready(spec, deadline, timeout)
 
     def restart(self, spec: BrokerSpec, timeout: float = 60) -> None:
         """Stop, apply `spec`, start — as Strimzi rolls a pod. Data, topics, cluster id and ports are kept."""
@@ -442,7 +443,7 @@ class Broker:
             *args,
         ]
 
-    def _format(self, props: Path) -> None:
+    def _format(self, props: Path, deadline: float) -> None:
         if (self.state_dir / "data" / "meta.properties").exists():
             return  # formatted once; the cluster id and seeded admin user live in the data
         scram = f"SCRAM-SHA-512=[name={ADMIN_USER},password={self._state['admin_password']}]"
@@ -450,7 +451,15 @@ class Broker:
             "kafka.tools.StorageTool", "format", "--cluster-id", self.cluster_id, "--config", str(props),
             "--add-scram", scram,
         )  # fmt: skip
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+        try:
+            out = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=max(1, deadline - time.monotonic()), check=False
+            )
+        except subprocess.TimeoutExpired as e:
+            raise BrokerError(
+                f"broker {self.name}: formatting the storage did not finish in time"
+                f"\n{e.stdout or ''}{e.stderr or ''}"
+            ) from e
         with open(self.log_file, "a") as log:
             log.write(
                 f"=== {_now()} format storage (cluster id {self.cluster_id}) ===\n{out.stdout}{out.stderr}"
@@ -483,17 +492,19 @@ class Broker:
             )
         (self.state_dir / "broker.pid").write_text(f"{self._proc.pid}\n")
 
-    def _wait_ready(self, spec: BrokerSpec, timeout: float) -> None:
+    def _wait_ready(self, spec: BrokerSpec, deadline: float, timeout: float) -> None:
         """Ready = the server logged it started, every listener accepts connections, and the admin
         user can read the cluster metadata."""
-        deadline = time.monotonic() + timeout
         ports = [self._state["ports"][ls.name] for ls in spec.listeners]
         ports += list(self._state["internal_ports"].values())
         while True:
             if self._proc.poll() is not None:
                 code, self._proc = self._proc.returncode, None
                 self._keep_cds_dump(publish=False)  # a JVM that failed to start saw too few classes
-                raise BrokerError(f"broker {self.name}: the JVM exited with code {code}\n{self.log_tail()}")
+                raise BrokerError(
+                    f"broker {self.name}: the JVM exited with code {code} (log: {self.log_file})\n"
+                    + self.log_tail()
+                )
             if (
                 self._started_logged(self._launch_offset)
                 and all(_can_connect(p) for p in ports)
@@ -503,7 +514,10 @@ class Broker:
             if time.monotonic() > deadline:
                 tail = self.log_tail()
                 self._stop(10, keep_cds=False)  # a broker that never got ready is no model for the archive
-                raise BrokerError(f"broker {self.name}: not ready after {timeout:.0f}s; stopped it\n{tail}")
+                raise BrokerError(
+                    f"broker {self.name}: not ready after {timeout:.0f}s, stopped it — see {self.log_file};"
+                    f" on a busy machine give start() a longer timeout\n{tail}"
+                )
             time.sleep(0.25)
 
     def _started_logged(self, offset: int) -> bool:
