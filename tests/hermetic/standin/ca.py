@@ -14,6 +14,7 @@ import datetime as dt
 import ipaddress
 import os
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,6 +174,7 @@ class ClusterCA:
             serialization.BestAvailableEncryption(password.encode()),
         )
         self.directory.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.directory / "servers", ignore_errors=True)  # signed by a CA that is gone
         _write(self.key_path, _pem_key(key), private=True)
         _write(self.p12_path, truststore)
         _write(self.password_path, password.encode(), private=True)
