@@ -865,7 +865,8 @@ def test_deleting_the_kafka_stops_its_broker_and_its_objects_go(kube, operator, 
     assert alive(pid)
     kube.delete("Kafka", ns, "doomed")
     wait_for(f"broker pid {pid} to exit", lambda: not alive(pid), 60)
-    assert not (hermetic_dir / "standin" / ns / "doomed").exists()
+    state = hermetic_dir / "standin" / ns / "doomed"
+    wait_for(f"{state} removed", lambda: not state.exists(), 10)
     # the garbage collector removes what the Kafka owned
     wait_for(
         "doomed's pods and services gone",

@@ -69,8 +69,9 @@ def reconcile_kafka(ctx: Context, namespace: str, name: str) -> float | None:
     rolling = cluster.broker.running and cluster.fingerprint != fingerprint
     if rolling:
         log.info("Kafka %s/%s: spec changed (generation %s): rolling the broker", namespace, name, generation)
-        _delete_pods(ctx, plan)  # Strimzi rolls the pods while the broker restarts
-    _apply_pods(ctx, plan, owner)
+        _delete_pods(ctx, plan)  # Strimzi rolls the pods while the broker restarts; they return after it
+    else:
+        _apply_pods(ctx, plan, owner)
 
     if not cluster.broker.running or cluster.fingerprint != fingerprint:
         if cluster.failed == (generation, fingerprint):
@@ -117,7 +118,7 @@ def reconcile_kafka(ctx: Context, namespace: str, name: str) -> float | None:
         old,
     )
     became_ready = not is_ready(kafka)
-    _write(ctx, kafka, ready, old)
+    # Pools first, as Strimzi: whoever sees the Kafka Ready finds its pools' status already there.
     for pool_obj in pools:
         pool_plan = next(p for p in plan.pools if p.name == pool_obj["metadata"]["name"])
         pool_old = pool_obj.get("status")
@@ -126,6 +127,7 @@ def reconcile_kafka(ctx: Context, namespace: str, name: str) -> float | None:
         )
         if not same_status(new, pool_old):
             ctx.kube.patch_status("KafkaNodePool", namespace, pool_plan.name, new, pool_old)
+    _write(ctx, kafka, ready, old)
     if became_ready:
         ctx.kube.event(kafka, "Ready", f"Kafka cluster {name} is ready (broker on 127.0.0.1)")
     ctx.kick_members(namespace, name)  # topics and users may have waited for this cluster
