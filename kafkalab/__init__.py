@@ -8,7 +8,7 @@ The notebooks call the modules by the names their prose uses::
 Nothing here reads a kube config at import time: each call loads it on first use.
 """
 
-from . import clients, display, errors, kind, kube, strimzi
+from . import clients, display, errors, kind, kube, strimzi, suite
 from .errors import (
     ClusterUnreachable,
     KafkalabError,
@@ -36,4 +36,5 @@ __all__ = [
     "kind",
     "kube",
     "strimzi",
+    "suite",
 ]
