@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import re
 from pathlib import Path
@@ -247,3 +248,69 @@ def test_kafkalab_calls_exist_in_the_library(path):
             elif isinstance(f, ast.Name) and f.id in names and callable(names[f.id]):
                 _check_call(node, names[f.id], f"{path.name}: {f.id}(...)")
     assert used or path.name.startswith("00"), "a notebook should use the kafkalab helpers it teaches"
+
+
+# ---- the plumbing: sanitize file and the recorder ------------------------------------------------------
+
+NOTEBOOK_TESTS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def test_sanitize_file_parses_and_masks_only_what_varies():
+    from nbval.plugin import get_sanitize_patterns
+
+    # nbval silently ignores a malformed entry, which would leave a varying value unmasked
+    patterns = get_sanitize_patterns((NOTEBOOK_TESTS / "sanitize.cfg").read_text())
+    entries = (NOTEBOOK_TESTS / "sanitize.cfg").read_text().count("\nregex: ")
+    assert len(patterns) == entries >= 5
+
+    def sanitize(text):
+        for regex, replace in patterns:
+            text = re.sub(regex, replace, text)
+        return text
+
+    assert sanitize("at 127.0.0.1:29942 and localhost:32100") == "at HOST:PORT and HOST:PORT"
+    assert sanitize("since 2026-11-27T18:37:56Z, took 12.5 s") == "since TIMESTAMP, took DURATION"
+    assert sanitize("clusterId: uHMMX0-JSrOCUo1ZaoehMg") == "clusterId: KAFKA_ID"
+    invariant = "partitions: 3\nretention.ms: 7200000\nlost: 0, duplicated: 0, order per key kept: True"
+    assert sanitize(invariant) == invariant
+
+
+def _recorder():
+    spec = importlib.util.spec_from_file_location("record", NOTEBOOK_TESTS / "record.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+KERNEL = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def _executed(checked_output):
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    nb = new_notebook(metadata={"kernelspec": KERNEL, "papermill": {"duration": 1.0}})
+    injected = new_code_cell("namespace = 'x'", metadata={"tags": ["injected-parameters"]})
+    one = new_output("stream", name="stdout", text="1\n")
+    plain = new_code_cell("print(1)", execution_count=3, outputs=[one])
+    plain.metadata["papermill"] = {"duration": 0.1}
+    checked = new_code_cell("# NBVAL_CHECK_OUTPUT\nprint('ok')", execution_count=4, outputs=[checked_output])
+    nb.cells = [injected, plain, checked]
+    return nb
+
+
+def test_recorder_keeps_only_checked_outputs():
+    from nbformat.v4 import new_output
+
+    nb = _recorder().strip(_executed(new_output("stream", name="stdout", text="ok\n")), "x.ipynb")
+    nbformat.validate(nb)
+    assert "papermill" not in nb.metadata and len(nb.cells) == 2  # the injected cell is gone
+    plain, checked = nb.cells
+    assert plain.outputs == [] and plain.execution_count is None and "papermill" not in plain.metadata
+    assert checked.outputs[0].text == "ok\n" and checked.execution_count is not None
+
+
+def test_recorder_refuses_stderr_in_a_checked_cell():
+    from nbformat.v4 import new_output
+
+    with pytest.raises(SystemExit, match="stdout only"):
+        _recorder().strip(_executed(new_output("stream", name="stderr", text="WARNING\n")), "x.ipynb")
