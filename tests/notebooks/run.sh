@@ -43,6 +43,7 @@ if [ ${#NOTEBOOKS[@]} -eq 0 ]; then
     # Sorted by number: 00 first, 99 (teardown) last; each notebook runs in its own kernel.
     for nb in "$ROOT"/notebooks/[0-9]*.ipynb; do NOTEBOOKS+=("$nb"); done
 fi
+[ ${#NOTEBOOKS[@]} -gt 0 ] && [ -f "${NOTEBOOKS[0]}" ] || { echo "run.sh: no notebooks found (${NOTEBOOKS[*]:-none})" >&2; exit 2; }
 [ -f "$PARAMS" ] || { echo "run.sh: parameter file $PARAMS not found" >&2; exit 2; }
 
 # The hermetic tier writes a sourceable env file (KUBECONFIG, KAFKALAB_STRIMZI_SOURCE); use it unless the caller
