@@ -7,6 +7,7 @@ open one (plaintext, TLS, SCRAM listeners) and a secured one (StandardAuthorizer
 from __future__ import annotations
 
 import os
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -67,11 +68,19 @@ def ca(tmp_path_factory) -> ClusterCA:
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory, ca, libs):
+def open_broker(tmp_path_factory, ca, libs):
     b = Broker("open", tmp_path_factory.mktemp("open"), ca, libs_dir=libs)
-    b.start(OPEN_SPEC)
     yield b
     b.stop()
+
+
+@pytest.fixture
+def broker(open_broker):
+    """The module's open broker, running. Tests that stop it leave it stopped; the next one to need it
+    starts it again, so a test can be run alone and the file in order starts the JVM only when needed."""
+    if not open_broker.running:
+        open_broker.start(OPEN_SPEC)
+    return open_broker
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +141,13 @@ def scram(b: Broker, listener: str, user: str, password: str, tls: bool = False,
     if tls:
         conn["ssl_cafile"] = str(ca.cert_path)
     return conn
+
+
+def stopped_after_first_start(b: Broker) -> None:
+    """`b` stopped, with its storage formatted and its ports picked (whatever ran before)."""
+    if not b.ports:
+        b.start(OPEN_SPEC)
+    b.stop()
 
 
 def processes_of(b: Broker) -> list[int]:
@@ -258,17 +274,29 @@ def test_restart_keeps_topics_data_cluster_id_and_ports(broker, ca, libs):
         assert consume(conn, topic, 1) == [b"before restart"]
     finally:
         again.stop()
-    broker.stop()
-    broker.start(OPEN_SPEC)  # leave the module's broker as we found it
 
 
-def test_start_timeout_stops_the_jvm(broker):
-    broker.stop()
-    with pytest.raises(BrokerError, match="not ready after"):
-        broker.start(OPEN_SPEC, timeout=0.5)  # formatted already: all of it goes to the JVM, too little
-    assert not broker.running
-    assert processes_of(broker) == []
-    broker.start(OPEN_SPEC)
+def test_port_taken_while_down_is_replaced(open_broker):
+    # Another process binds the plain listener's port and the controller's while the broker is down.
+    stopped_after_first_start(open_broker)
+    old_plain = open_broker.ports["plain"]
+    old_ctrl = open_broker._state["internal_ports"]["STANDIN_CONTROLLER"]
+    squatters = []
+    for port in (old_plain, old_ctrl):
+        s = socket.socket()
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        squatters.append(s)
+    try:
+        open_broker.start(OPEN_SPEC)
+        assert open_broker.ports["plain"] != old_plain
+        assert f"port {old_plain} of listener plain is taken" in open_broker.log_tail(1000)
+        topic = topic_name()
+        produce({"bootstrap_servers": open_broker.bootstrap("plain")}, topic, [b"new port"])
+        assert consume({"bootstrap_servers": open_broker.bootstrap("plain")}, topic, 1) == [b"new port"]
+    finally:
+        for s in squatters:
+            s.close()
 
 
 def test_stop_leaves_no_process(broker):
@@ -279,6 +307,14 @@ def test_stop_leaves_no_process(broker):
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert processes_of(broker) == []
     assert not (broker.state_dir / "broker.pid").exists()
+
+
+def test_start_timeout_stops_the_jvm(open_broker):
+    stopped_after_first_start(open_broker)
+    with pytest.raises(BrokerError, match="not ready after"):
+        open_broker.start(OPEN_SPEC, timeout=0.5)  # formatted already: all of it goes to the JVM, too little
+    assert not open_broker.running
+    assert processes_of(open_broker) == []
 
 
 # -- the secured broker (StandardAuthorizer) ------------------------------------------------------------

@@ -167,6 +167,7 @@ class Broker:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._state_file = self.state_dir / "state.json"
         self._state = self._load_state()
+        _claim([*self._state["ports"].values(), *self._state["internal_ports"].values()])
 
     # -- public surface -------------------------------------------------------------------------------
 
@@ -241,7 +242,7 @@ class Broker:
             for internal in (ADMIN_LISTENER, CONTROLLER_LISTENER):
                 self._port_for(internal, internal=True)
             self._save_state()
-            self._check_ports_free(spec)
+            self._move_taken_ports(spec)
             props = self._write_properties(spec)
             deadline = time.monotonic() + timeout  # formatting counts against it too
             self._format(props, deadline)
@@ -308,19 +309,24 @@ class Broker:
     def _port_for(self, name: str, internal: bool) -> int:
         table = self._state["internal_ports" if internal else "ports"]
         if name not in table:
-            taken = set(self._state["ports"].values()) | set(self._state["internal_ports"].values())
-            table[name] = _free_port(taken)
+            table[name] = _free_port()
         return table[name]
 
-    def _check_ports_free(self, spec: BrokerSpec) -> None:
-        wanted = {ls.name: self._state["ports"][ls.name] for ls in spec.listeners}
-        wanted.update(self._state["internal_ports"])
-        for name, port in wanted.items():
+    def _move_taken_ports(self, spec: BrokerSpec) -> None:
+        # A port is kept across restarts, but while the broker was down another process may have bound it.
+        # Failing every start from then on would help nobody: take a new port and say so in the log (the
+        # stand-in publishes whatever `ports` holds after start()).
+        tables = [("ports", ls.name) for ls in spec.listeners] + [
+            ("internal_ports", n) for n in self._state["internal_ports"]
+        ]
+        for table, name in tables:
+            port = self._state[table][name]
             if not _can_bind(port):
-                raise BrokerError(
-                    f"broker {self.name}: port {port} of listener {name!r} is in use by another process — "
-                    f"stop it (ss -ltnp 'sport = :{port}') or delete {self._state_file} to pick new ports"
-                )
+                self._state[table][name] = new = _free_port()
+                with open(self.log_file, "a") as log:
+                    log.write(f"=== {_now()} port {port} of listener {name} is taken by another process;")
+                    log.write(f" using {new}\n")
+        self._save_state()
 
     # -- configuration ------------------------------------------------------------------------------------
 
@@ -612,12 +618,25 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def _free_port(taken: set[int]) -> int:
+# Ports given to the brokers of this process, bound or not (a stopped broker keeps its ports): two brokers
+# picking at the same moment, or one picking while another is down for a restart, never get the same one.
+_CLAIMED: set[int] = set()
+_CLAIMED_LOCK = threading.Lock()
+
+
+def _claim(ports: list[int]) -> None:
+    with _CLAIMED_LOCK:
+        _CLAIMED.update(ports)
+
+
+def _free_port() -> int:
     rng = random.SystemRandom()
-    for _ in range(200):
-        port = rng.randrange(*PORT_RANGE)
-        if port not in taken and _can_bind(port):
-            return port
+    with _CLAIMED_LOCK:
+        for _ in range(200):
+            port = rng.randrange(*PORT_RANGE)
+            if port not in _CLAIMED and _can_bind(port):
+                _CLAIMED.add(port)
+                return port
     raise BrokerError(f"no free port found in {PORT_RANGE[0]}-{PORT_RANGE[1]} on 127.0.0.1")
 
 
