@@ -11,6 +11,7 @@ namespaces are deleted afterwards.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -271,3 +272,37 @@ def test_acl_user_on_cluster_without_authorization_is_not_ready(watched, open_cl
     assert "authorization" not in ready["spec"]
     secret = kube.get("v1", "Secret", ready["status"]["secret"], watched)
     assert set(secret["data"]) >= {"password", "sasl.jaas.config"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The guide itself: its table of contents and the kafkalab calls it recommends exist
+
+
+GUIDE = ROOT / "docs" / "troubleshooting.md"
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_guide_table_links_every_section():
+    text = GUIDE.read_text()
+    anchors = {_anchor(h) for h in re.findall(r"^## (.+)$", text, flags=re.M)}
+    links = re.findall(r"\]\(#([^)]+)\)", text)
+    assert links and set(links) <= anchors, sorted(set(links) - anchors)
+    assert len(set(links)) == len(anchors), "every section should be reachable from the table"
+
+
+def test_guide_recommends_only_calls_that_exist():
+    import importlib
+
+    text = GUIDE.read_text()
+    calls = set(re.findall(r"\b(kube|strimzi|clients|display|kind)\.([a-z_]+)\(", text))
+    assert calls
+    for module, name in sorted(calls):
+        mod = importlib.import_module(f"kafkalab.{module}")
+        assert name in mod.__all__, (
+            f"docs/troubleshooting.md recommends {module}.{name}(), not in kafkalab.{module}"
+        )
