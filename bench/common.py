@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import statistics
 import subprocess
 import threading
@@ -34,6 +35,7 @@ __all__ = [
     "kubectl",
     "machine",
     "median",
+    "timed",
     "unique",
 ]
 
@@ -133,8 +135,11 @@ def bench_kafka(prefix: str, manifest: str = "kafka-single-node.yaml", timeout: 
 def _owned(p: psutil.Process, run: Path) -> bool:
     """A process of the hermetic cluster: its command line names the run dir, or it carries the marker
     environment the stand-in passes to the brokers it starts (see tests/hermetic/lib.sh)."""
+    below = re.compile(
+        re.escape(str(run)) + r"(/|$)"
+    )  # not /tmp/kafkalab-hermetic2 for /tmp/kafkalab-hermetic
     try:
-        if any(str(run) in arg for arg in p.cmdline()):
+        if any(below.search(arg) for arg in p.cmdline()):
             return True
         return p.environ().get("KAFKALAB_HERMETIC_RUN") == str(run)
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):

@@ -160,7 +160,7 @@ def footprint(source: str | Path) -> dict:
                 "heap_mi": sum(r.total("heap_mi") for r in rows),
                 "with_kind_mem_request_mi": mem_req + sys_mem,
                 "with_kind_cpu_request_m": cpu_req + sys_cpu,
-                "share_of_laptop": round((mem_lim + sys_mem) / LAPTOP_DOCKER_MIB, 3),
+                "share_of_laptop": round((mem_req + sys_mem) / LAPTOP_DOCKER_MIB, 3),
             }
         )
     out["kind_system_mem_request_mi"] = sys_mem

@@ -30,7 +30,7 @@ __all__ = ["main"]
 
 SIZES = (100, 1024)
 # records per run: enough for a few seconds per run on 2 cores, few enough for a full run in minutes
-COUNTS = {100: int(os.environ.get("BENCH_N_100", 30_000)), 1024: int(os.environ.get("BENCH_N_1K", 15_000))}
+COUNTS = {100: int(os.environ.get("BENCH_N_100", 20_000)), 1024: int(os.environ.get("BENCH_N_1K", 10_000))}
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
 TIMEOUT = 180.0
 MIB = 1024 * 1024
@@ -178,6 +178,22 @@ def _consume_once(who: str, conn: dict, libs: Path, topic: str, count: int, size
     return {**_rate(count, size, count / rate), "fetch_msgs_s": fetch_rate, "process_wall_s": wall}
 
 
+def crc32c_speed() -> float | None:
+    """MiB/s of kafka-python's pure-Python CRC-32C, which it runs over every batch it builds or reads (with
+    check_crcs) unless the `crc32c` C extension is installed; None when that extension is in use."""
+    import kafka.record.util as util
+    from kafka.record._crc32c import crc as crc_py
+
+    if util.crc32c_c is not None:
+        return None
+    buf = os.urandom(16 * 1024)
+    start, n = time.perf_counter(), 0
+    while time.perf_counter() - start < 1.0:
+        crc_py(buf)
+        n += 1
+    return n * len(buf) / MIB / (time.perf_counter() - start)
+
+
 def run(cluster: str, ns: str) -> dict:
     libs = kafka_libs()
     conn = clients.connection(cluster, ns, "external")
@@ -211,6 +227,7 @@ def run(cluster: str, ns: str) -> dict:
                     )
 
     results["summary"] = summarize(results["runs"])
+    results["crc32c_py_mib_s"] = crc32c_speed()
     return results
 
 
