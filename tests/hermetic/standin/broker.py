@@ -138,7 +138,9 @@ class BrokerError(Exception):
 def fetch_kafka() -> Path:
     """Run fetch-kafka.sh (instant when cached) and return the Kafka libs directory it prints."""
     try:
-        out = subprocess.run([str(FETCH_SCRIPT)], capture_output=True, text=True, check=False, timeout=900)
+        out = subprocess.run(
+            ["bash", str(FETCH_SCRIPT)], capture_output=True, text=True, check=False, timeout=900
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         raise BrokerError(f"cannot run {FETCH_SCRIPT}: {e}") from e
     if out.returncode != 0:
