@@ -456,7 +456,7 @@ class Broker:
             return  # formatted once; the cluster id and seeded admin user live in the data
         scram = f"SCRAM-SHA-512=[name={ADMIN_USER},password={self._state['admin_password']}]"
         cmd = self._java_cmd(
-            "kafka.tools.StorageTool", "format", "--cluster-id", self.cluster_id, "--config", str(props),
+            "kafka.tools.StorageTool", "format", f"--cluster-id={self.cluster_id}", "--config", str(props),
             "--add-scram", scram,
         )  # fmt: skip
         try:
