@@ -858,9 +858,17 @@ def test_a_deleted_kafka_pod_comes_back(kube, ns, open_cluster):
 
 
 @hermetic
-def test_deleting_the_kafka_stops_its_broker_and_its_objects_go(kube, operator, ns, hermetic_dir):
-    apply(kube, pool_obj("doomed-dual", "doomed"), kafka_obj("doomed"), namespace=ns)
-    wait_condition(kube, "Kafka", ns, "doomed", "Ready", timeout=120)
+def test_three_nodes_on_paper_one_broker_for_real_then_delete_stops_it(kube, operator, ns, hermetic_dir):
+    apply(kube, pool_obj("doomed-dual", "doomed", replicas=3), kafka_obj("doomed"), namespace=ns)
+    kafka = wait_condition(kube, "Kafka", ns, "doomed", "Ready", timeout=120)
+    warning = cond(kafka, "Warning")
+    assert warning and warning["reason"] == "StandinSingleBroker", kafka["status"]["conditions"]
+    assert kube.get("KafkaNodePool", ns, "doomed-dual")["status"]["nodeIds"] == [0, 1, 2]
+    pods = sorted(
+        p["metadata"]["name"] for p in kube.list("Pod", ns, labels={"strimzi.io/name": "doomed-kafka"})
+    )
+    assert pods == ["doomed-doomed-dual-0", "doomed-doomed-dual-1", "doomed-doomed-dual-2"]
+
     pid = broker_pid(hermetic_dir, ns, "doomed")
     assert alive(pid)
     kube.delete("Kafka", ns, "doomed")
@@ -876,3 +884,90 @@ def test_deleting_the_kafka_stops_its_broker_and_its_objects_go(kube, operator, 
         ),
         60,
     )
+
+
+@hermetic
+def test_a_config_the_broker_rejects_makes_the_kafka_notready_with_the_brokers_words(kube, operator, ns):
+    bad = kafka_obj("badconfig", config={"log.retention.hours": "abc"})
+    apply(kube, pool_obj("badconfig-dual", "badconfig"), bad, namespace=ns)
+
+    def failure():  # NotReady/Creating comes first, while the broker is being tried
+        c = cond(kube.get("Kafka", ns, "badconfig"), "NotReady")
+        return c if c and c["reason"] != "Creating" else None
+
+    c = wait_for("Kafka badconfig to fail", failure, 120)
+    assert c["reason"] == "StandinBrokerError"
+    assert "log.retention.hours" in c["message"], c["message"]
+
+
+@hermetic
+def test_an_operator_without_rbac_in_the_namespace_does_nothing_there(kube, kube_api, operator, ns):
+    """The gate asks the API server (SubjectAccessReview), as the real operator would get Forbidden."""
+    core, apps = client.CoreV1Api(kube_api), client.AppsV1Api(kube_api)
+    other = f"{ns}-rbac"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=other)))
+    try:
+        core.create_namespaced_service_account(
+            other, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="strimzi-cluster-operator"))
+        )
+        labels = {"name": "strimzi-cluster-operator"}
+        container = client.V1Container(
+            name="strimzi-cluster-operator",
+            image="quay.io/strimzi/operator:1.2.0",
+            env=[client.V1EnvVar(name="STRIMZI_NAMESPACE", value=other)],
+        )
+        apps.create_namespaced_deployment(
+            other,
+            client.V1Deployment(
+                metadata=client.V1ObjectMeta(name="strimzi-cluster-operator"),
+                spec=client.V1DeploymentSpec(
+                    replicas=1,
+                    selector=client.V1LabelSelector(match_labels=labels),
+                    template=client.V1PodTemplateSpec(
+                        metadata=client.V1ObjectMeta(labels=labels),
+                        spec=client.V1PodSpec(
+                            service_account_name="strimzi-cluster-operator", containers=[container]
+                        ),
+                    ),
+                ),
+            ),
+        )
+        wait_for(
+            "operator Deployment available",
+            lambda: (
+                (
+                    apps.read_namespaced_deployment(
+                        name="strimzi-cluster-operator", namespace=other
+                    ).status.available_replicas
+                    or 0
+                )
+                >= 1
+            ),
+            60,
+        )
+        apply(kube, kafka_obj("nopools"), namespace=other)
+        time.sleep(6)
+        assert not kube.get("Kafka", other, "nopools").get("status"), "acted without RBAC"
+
+        # the RoleBinding of Strimzi's 023 file (kafkas & co): now the operator may, and acts
+        kube._call(
+            "POST",
+            f"/apis/rbac.authorization.k8s.io/v1/namespaces/{other}/rolebindings",
+            body={
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": "strimzi-cluster-operator-watched"},
+                "subjects": [
+                    {"kind": "ServiceAccount", "name": "strimzi-cluster-operator", "namespace": other}
+                ],
+                "roleRef": {
+                    "kind": "ClusterRole",
+                    "name": "strimzi-cluster-operator-watched",
+                    "apiGroup": "rbac.authorization.k8s.io",
+                },
+            },
+        )
+        c = cond(wait_condition(kube, "Kafka", other, "nopools", "NotReady", timeout=30), "NotReady")
+        assert c["reason"] == "InvalidConfigurationException"
+    finally:
+        core.delete_namespace(other)

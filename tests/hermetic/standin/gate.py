@@ -46,6 +46,7 @@ class Gate:
         self.kube = kube
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, bool]] = {}
+        self._warned: set[tuple[str, str]] = set()  # (service account, namespace) already logged
 
     def covers(self, namespace: str) -> bool:
         with self._lock:
@@ -72,6 +73,9 @@ class Gate:
             user = f"system:serviceaccount:{dep['metadata']['namespace']}:{account}"
             if self.kube.can_i(user, "list", STRIMZI_GROUP, "kafkas", namespace):
                 return True
+            if (user, namespace) in self._warned:
+                continue
+            self._warned.add((user, namespace))
             log.warning(
                 "operator %s/%s watches %s but its service account may not list kafkas there "
                 "(missing RoleBinding?): leaving the namespace alone, as Strimzi would (Forbidden)",

@@ -114,7 +114,7 @@ def reconcile_kafka(ctx: Context, namespace: str, name: str) -> float | None:
         cluster.broker.cluster_id,
         cluster.broker.ports,
         cluster.cluster_ca.ca_crt.decode(),
-        [],
+        _warnings(plan),
         old,
     )
     became_ready = not is_ready(kafka)
@@ -132,6 +132,21 @@ def reconcile_kafka(ctx: Context, namespace: str, name: str) -> float | None:
         ctx.kube.event(kafka, "Ready", f"Kafka cluster {name} is ready (broker on 127.0.0.1)")
     ctx.kick_members(namespace, name)  # topics and users may have waited for this cluster
     return None
+
+
+def _warnings(plan: KafkaPlan) -> list[tuple[str, str]]:
+    """Warning conditions: what a learner should know about this stand-in cluster."""
+    brokers = sum(len(p.node_ids) for p in plan.pools if "broker" in p.roles)
+    if brokers <= 1:
+        return []
+    return [
+        (
+            "StandinSingleBroker",
+            f"The hermetic Strimzi stand-in runs one real broker for the {brokers} broker nodes of this "
+            "cluster (the pods are on paper): topics with more than 1 replica fail with "
+            "InvalidReplicationFactorException",
+        )
+    ]
 
 
 def _write(

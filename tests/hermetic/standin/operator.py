@@ -14,6 +14,7 @@ import threading
 import kafka.errors
 import kopf
 
+from . import status
 from .context import Context, Key
 from .gate import OPERATOR_NAME
 from .kafkas import reconcile_kafka
@@ -65,6 +66,31 @@ class Standin:
         except kafka.errors.KafkaError as e:
             log.warning("%s %s/%s: cannot reach the broker (%r); retrying", kind, namespace, name, e)
             return 5.0
+        except Exception as e:  # noqa: BLE001 - whatever it is, the resource's status must say so
+            log.exception("%s %s/%s: reconcile failed", kind, namespace, name)
+            self._report(kind, namespace, name, e)
+            return 30.0
+
+    def _report(self, kind: str, namespace: str, name: str, error: Exception) -> None:
+        """Put an unexpected failure into the resource's status, so it is visible where a learner looks."""
+        what = f"{type(error).__name__}: {error}"
+        message = f"The hermetic Strimzi stand-in could not handle this resource ({what})"
+        try:
+            obj = self.ctx.kube.get(kind, namespace, name)
+            if obj is None:
+                return
+            old, generation = obj.get("status"), obj["metadata"].get("generation")
+            if kind == "KafkaTopic":  # the Topic Operator's reason for the unexpected
+                new = status.topic_failed("InternalError", message, generation, old, None)
+            elif kind == "KafkaUser":
+                new = status.user_failed("StandinInternalError", message, generation, old)
+            else:
+                new = status.failed_kafka("StandinInternalError", message, generation, old)
+            if not status.same_status(new, old):
+                self.ctx.kube.patch_status(kind, namespace, name, new, old)
+                self.ctx.kube.event(obj, "StandinInternalError", message, warning=True)
+        except Exception:  # noqa: BLE001 - reporting is best effort; the log has the traceback
+            log.exception("%s %s/%s: could not report the failure in its status", kind, namespace, name)
 
     # -- events from kopf ---------------------------------------------------------------------------
 

@@ -44,6 +44,8 @@ def reconcile_topic(ctx: Context, namespace: str, name: str) -> float | None:
 
     if meta.get("deletionTimestamp"):
         if FINALIZER in finalizers:
+            if cluster is None and waiting is not None:
+                return waiting  # the cluster is restarting (or its operator away): delete once it is back
             if cluster is not None:
                 try:
                     with admin_session(cluster.broker.admin_config) as admin:
