@@ -756,6 +756,19 @@ def test_scram_user_works_where_its_acls_allow_and_is_denied_elsewhere(kube, ns,
     with pytest.raises(TopicAuthorizationFailedError):
         produce(conn, "forbidden", [b"nope"])
 
+    # deleting the KafkaUser removes its credential (and ACLs) from Kafka; its Secret goes with it
+    kube.delete("KafkaUser", ns, "alice")
+    wait_for("alice's Secret gone", lambda: kube.get("Secret", ns, "alice") is None, 30)
+
+    def login_refused() -> bool:
+        try:
+            KafkaAdminClient(**conn, request_timeout_ms=5000).close()
+        except KafkaError:
+            return True
+        return False
+
+    wait_for("alice's SCRAM login to be refused", login_refused, 30, interval=1)
+
 
 @hermetic
 def test_tls_user_gets_a_clients_ca_certificate_that_the_mtls_listener_accepts(
