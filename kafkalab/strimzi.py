@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kafkalab import kube
-from kafkalab.errors import KafkalabError, NotFound, ResourceFailed
+from kafkalab.errors import KafkalabError, ManifestRejected, NotFound, ResourceFailed
 
 __all__ = [
     "API_VERSION",
@@ -685,8 +685,27 @@ def ensure_kafka(
     """
     kube.ensure_namespace(namespace, context=context)
     if kube.get(API_VERSION, "Kafka", cluster, namespace, context) is None:
-        kube.apply(load_manifest(manifest, cluster=cluster, namespace=namespace), context=context)
+        objs = load_manifest(manifest, cluster=cluster, namespace=namespace)
+        _check_pools_free(objs, context)
+        kube.apply(objs, context=context)
     return wait_kafka_ready(cluster, namespace, timeout, progress, context)
+
+
+def _check_pools_free(objs: list[Obj], context: str | None) -> None:
+    """Refuse to take over another cluster's node pool: pool names are unique in a namespace, and applying
+    ours would relabel theirs, leaving that Kafka with "No KafkaNodePools found"."""
+    for obj in objs:
+        if obj.get("kind") != "KafkaNodePool":
+            continue
+        meta = obj["metadata"]
+        existing = kube.get(API_VERSION, "KafkaNodePool", meta["name"], meta.get("namespace"), context)
+        owner = ((existing or {}).get("metadata", {}).get("labels") or {}).get("strimzi.io/cluster")
+        if owner and owner != meta["labels"]["strimzi.io/cluster"]:
+            raise ManifestRejected(
+                f"node pool {meta['name']} already belongs to Kafka {owner}",
+                obj=f"KafkaNodePool {meta.get('namespace')}/{meta['name']}",
+                fix="put this cluster in its own namespace, or give its pool another name in the manifest",
+            )
 
 
 def ensure_topic(
