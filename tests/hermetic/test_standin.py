@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.admin import KafkaAdminClient
+from kafka.admin import ConfigResource, KafkaAdminClient
 from kafka.errors import KafkaError, TopicAuthorizationFailedError
 from kubernetes import client
 
@@ -649,10 +649,27 @@ def test_topic_created_for_real_with_partitions_config_and_topic_id(kube, ns, op
         assert len(desc["partitions"]) == 3
         topic_id = base64.urlsafe_b64encode(uuid.UUID(desc["topic_id"]).bytes).decode().rstrip("=")
         assert obj["status"]["topicId"] == topic_id
-        configs = admin.describe_configs([__import__("kafka.admin").admin.ConfigResource("topic", "orders")])
-        assert configs["topic"]["orders"]["retention.ms"]["value"] == "7200000"
+        assert topic_configs(admin, "orders") == {"retention.ms": "7200000"}
+
+        # more partitions and another config: applied in place (a config gone from spec is removed)
+        kube.patch(
+            "KafkaTopic",
+            ns,
+            "orders",
+            {"spec": {"partitions": 4, "config": {"segment.bytes": 2000000, "retention.ms": None}}},
+        )
+        wait_condition(kube, "KafkaTopic", ns, "orders", "Ready", generation=2)
+        (desc,) = admin.describe_topics(["orders"])
+        assert len(desc["partitions"]) == 4
+        assert topic_configs(admin, "orders") == {"segment.bytes": "2000000"}
     finally:
         admin.close()
+
+
+def topic_configs(admin: KafkaAdminClient, topic: str) -> dict[str, str]:
+    """The topic's own settings (not broker defaults)."""
+    configs = admin.describe_configs([ConfigResource("topic", topic)])["topic"][topic]
+    return {k: v["value"] for k, v in configs.items() if v["config_source"] == "DYNAMIC_TOPIC_CONFIG"}
 
 
 @hermetic
@@ -768,6 +785,31 @@ def test_scram_user_works_where_its_acls_allow_and_is_denied_elsewhere(kube, ns,
         return False
 
     wait_for("alice's SCRAM login to be refused", login_refused, 30, interval=1)
+
+
+@hermetic
+def test_scram_password_from_a_secret_the_user_names(kube, kube_api, ns, secure_cluster):
+    client.CoreV1Api(kube_api).create_namespaced_secret(
+        ns,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="dave-pw"), string_data={"pw": "chosen-by-dave-42"}
+        ),
+    )
+    user = user_obj("dave", "secure", ns, acls=[acl("dave-", "topic", "All")])
+    user["spec"]["authentication"]["password"] = {
+        "valueFrom": {"secretKeyRef": {"name": "dave-pw", "key": "pw"}}
+    }
+    apply(kube, user, namespace=ns)
+    wait_condition(kube, "KafkaUser", ns, "dave", "Ready")
+    assert secret_value(kube, ns, "dave", "password") == b"chosen-by-dave-42"
+    conn = {
+        "bootstrap_servers": bootstrap(secure_cluster, "scram"),
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "dave",
+        "sasl_plain_password": "chosen-by-dave-42",
+    }
+    KafkaAdminClient(**conn, request_timeout_ms=10000).close()  # authenticates, or raises
 
 
 @hermetic
