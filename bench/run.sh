@@ -6,15 +6,15 @@
 # leaves it up. When it is not, starts it with tests/hermetic/up.sh and takes it down again at the end.
 # Every benchmark works in namespaces of its own (bench-*), so it can share a cluster with tests.
 #
-# Knobs: BENCH_ROUNDS (throughput rounds, 3), BENCH_N_100 / BENCH_N_1K (records per run, 20000 / 10000),
-# BENCH_READY_ROUNDS (10), BENCH_SUITE_RUNS (2), BENCH_ONLY (e.g. "footprint readiness").
+# Knobs: BENCH_ROUNDS (throughput rounds, 5), BENCH_N_100 / BENCH_N_1K (records per run, 20000 / 10000),
+# BENCH_READY_ROUNDS (10), BENCH_CRC_ROUNDS (3), BENCH_SUITE_RUNS (2), BENCH_ONLY (e.g. "footprint readiness").
 # A full run takes ~10 min on 2 idle cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 RUN=$(realpath -m "${KAFKALAB_HERMETIC_DIR:-/tmp/kafkalab-hermetic}")
 OUT=${BENCH_OUT:-out/bench}
-ONLY=${BENCH_ONLY:-footprint readiness throughput suite}
+ONLY=${BENCH_ONLY:-footprint readiness throughput crc32c suite}
 step() { printf '\n==> bench: %s  [%s]\n' "$*" "$(date +%T)"; }
 
 if [ ! -f "$RUN/up.done" ]; then
@@ -32,8 +32,16 @@ for part in $ONLY; do
     footprint) "$PY" -m bench.footprint "$KAFKALAB_STRIMZI_SOURCE" "$OUT/footprint.json" ;;
     readiness) "$PY" -m bench.readiness "$OUT/readiness.json" ;;
     throughput) "$PY" -m bench.throughput "$OUT/throughput.json" ;;
+    crc32c)
+      # kafka-python with its optional C CRC-32C, kept out of the venv (pip --target, used via PYTHONPATH)
+      ext="$OUT/crc32c-ext"
+      if [ ! -d "$ext/crc32c" ] && ! "$PY" -m pip install -q --target "$ext" crc32c; then
+        echo "bench: cannot install the crc32c package from PyPI into $ext; skipping this part" >&2
+        continue
+      fi
+      "$PY" -m bench.crc32c_effect "$OUT/crc32c.json" "$ext" ;;
     suite) "$PY" -m bench.suite_time "$OUT/suite.json" || echo "bench: a notebook failed (see above); figures kept" ;;
-    *) echo "bench: unknown part $part (footprint, readiness, throughput, suite)" >&2; exit 2 ;;
+    *) echo "bench: unknown part $part (footprint, readiness, throughput, crc32c, suite)" >&2; exit 2 ;;
   esac
 done
 

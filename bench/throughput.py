@@ -8,7 +8,11 @@ one partition, so no partitioner differences enter. Python timings are end to en
 start and client construction), and their process wall time is kept too.
 
 Rounds alternate the order of the three clients so drift (JIT warm-up, other load on the machine) spreads
-evenly; figures are medians over rounds. Nothing here asserts on time.
+evenly; figures are medians over rounds, and helper-vs-raw ratios are medians of per-round ratios (the two
+ran back to back). Besides wall time, the client's own CPU time per record is kept (process CPU of this
+Python process, all threads; of the JVM for the Java tools, its start-up included): on a machine shared
+with other work, CPU time says what the helpers cost far more steadily than wall time does. Nothing here
+asserts on time.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -31,7 +36,7 @@ __all__ = ["main"]
 SIZES = (100, 1024)
 # records per run: enough for a few seconds per run on 2 cores, few enough for a full run in minutes
 COUNTS = {100: int(os.environ.get("BENCH_N_100", 20_000)), 1024: int(os.environ.get("BENCH_N_1K", 10_000))}
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 5))
 TIMEOUT = 180.0
 MIB = 1024 * 1024
 # what clients.produce() sets on top of kafka-python's defaults; the raw producer gets exactly these
@@ -59,25 +64,30 @@ def _payloads(size: int, count: int) -> list[tuple[None, bytes]]:
 # ---- the three producers --------------------------------------------------------------------------------
 
 
-def produce_helper(conn: dict, topic: str, records: list) -> float:
-    start = time.perf_counter()
+def produce_helper(conn: dict, topic: str, records: list) -> tuple[float, float]:
+    start, cpu = time.perf_counter(), time.process_time()
     sent = clients.produce(conn, topic, records, timeout=TIMEOUT)
-    took = time.perf_counter() - start
+    took, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert sent == len(records)
-    return took
+    return took, cpu
 
 
-def produce_raw(conn: dict, topic: str, records: list) -> float:
-    start = time.perf_counter()
+def produce_raw(conn: dict, topic: str, records: list) -> tuple[float, float]:
+    start, cpu = time.perf_counter(), time.process_time()
     p = KafkaProducer(**conn, **PRODUCE_SETTINGS)
     for key, value in records:
         p.send(topic, key=key, value=value)
     p.flush(timeout=TIMEOUT)
     p.close(timeout=5)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def _java(libs: Path, main: str, *args: str) -> tuple[float, str]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _java(libs: Path, main: str, *args: str) -> tuple[float, float, str]:
     cmd = [
         "java",
         "-Xmx512m",
@@ -87,18 +97,18 @@ def _java(libs: Path, main: str, *args: str) -> tuple[float, str]:
         main,
         *args,
     ]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if out.returncode != 0:
         raise RuntimeError(f"{main} failed (exit {out.returncode}):\n{out.stderr[-2000:]}")
-    return wall, out.stdout
+    return wall, cpu, out.stdout
 
 
-def produce_java(libs: Path, bootstrap: str, topic: str, size: int, count: int) -> tuple[float, float]:
-    """(records/s the tool reports, process wall seconds)."""
+def produce_java(libs: Path, bootstrap: str, topic: str, size: int, count: int) -> tuple[float, float, float]:
+    """(records/s the tool reports, process wall seconds, process CPU seconds)."""
     props = [f"bootstrap.servers={bootstrap}"] + [f"{k}={v}" for k, v in JAVA_PRODUCER_PROPS.items()]
-    wall, stdout = _java(
+    wall, cpu, stdout = _java(
         libs,
         "org.apache.kafka.tools.ProducerPerformance",
         "--topic", topic, "--num-records", str(count), "--record-size", str(size),
@@ -108,22 +118,22 @@ def produce_java(libs: Path, bootstrap: str, topic: str, size: int, count: int) 
     m = re.findall(r"(\d+) records sent, ([\d.]+) records/sec", stdout)
     if not m or int(m[-1][0]) != count:
         raise RuntimeError(f"ProducerPerformance: unexpected output:\n{stdout[-1000:]}")
-    return float(m[-1][1]), wall
+    return float(m[-1][1]), wall, cpu
 
 
 # ---- the three consumers --------------------------------------------------------------------------------
 
 
-def consume_helper(conn: dict, topic: str, count: int) -> float:
-    start = time.perf_counter()
+def consume_helper(conn: dict, topic: str, count: int) -> tuple[float, float]:
+    start, cpu = time.perf_counter(), time.process_time()
     got = clients.consume(conn, topic, count, timeout=TIMEOUT)
-    took = time.perf_counter() - start
+    took, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert len(got) == count, f"helper read {len(got)} of {count}"
-    return took
+    return took, cpu
 
 
-def consume_raw(conn: dict, topic: str, count: int) -> float:
-    start = time.perf_counter()
+def consume_raw(conn: dict, topic: str, count: int) -> tuple[float, float]:
+    start, cpu = time.perf_counter(), time.process_time()
     c = KafkaConsumer(topic, group_id=None, auto_offset_reset="earliest", consumer_timeout_ms=10_000, **conn)
     n = 0
     deadline = time.monotonic() + TIMEOUT
@@ -131,14 +141,15 @@ def consume_raw(conn: dict, topic: str, count: int) -> float:
         for records in c.poll(timeout_ms=1000, max_records=count - n).values():
             n += len(records)
     c.close(autocommit=False)
-    took = time.perf_counter() - start
+    took, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert n == count, f"raw consumer read {n} of {count}"
-    return took
+    return took, cpu
 
 
-def consume_java(libs: Path, bootstrap: str, topic: str, count: int) -> tuple[float, float, float]:
-    """(records/s overall as the tool reports it, records/s of the fetch phase alone, process wall s)."""
-    wall, stdout = _java(
+def consume_java(libs: Path, bootstrap: str, topic: str, count: int) -> tuple[float, float, float, float]:
+    """(records/s overall as the tool reports it, records/s of the fetch phase alone, process wall s,
+    process CPU s)."""
+    wall, cpu, stdout = _java(
         libs,
         "org.apache.kafka.tools.ConsumerPerformance",
         "--bootstrap-server", bootstrap, "--topic", topic, "--messages", str(count), "--timeout", "60000",
@@ -149,33 +160,39 @@ def consume_java(libs: Path, bootstrap: str, topic: str, count: int) -> tuple[fl
     fields = [f.strip() for f in lines[-1].split(",")]
     if len(fields) < 10 or int(fields[4]) < count:
         raise RuntimeError(f"ConsumerPerformance: unexpected output:\n{stdout[-1000:]}")
-    return float(fields[5]), float(fields[9]), wall
+    return float(fields[5]), float(fields[9]), wall, cpu
 
 
 # ---- the run -------------------------------------------------------------------------------------------
 
 
-def _rate(count: int, size: int, seconds: float) -> dict:
-    return {"msgs_s": count / seconds, "mib_s": count * size / MIB / seconds, "seconds": seconds}
+def _rate(count: int, size: int, seconds: float, cpu: float) -> dict:
+    return {
+        "msgs_s": count / seconds,
+        "mib_s": count * size / MIB / seconds,
+        "seconds": seconds,
+        "cpu_s": cpu,
+        "cpu_us_per_msg": cpu / count * 1e6,
+    }
 
 
 def _produce_once(who: str, conn: dict, libs: Path, topic: str, records: list, size: int) -> dict:
     count = len(records)
     if who == "helper":
-        return _rate(count, size, produce_helper(conn, topic, records))
+        return _rate(count, size, *produce_helper(conn, topic, records))
     if who == "raw":
-        return _rate(count, size, produce_raw(conn, topic, records))
-    rate, wall = produce_java(libs, conn["bootstrap_servers"], topic, size, count)
-    return {**_rate(count, size, count / rate), "process_wall_s": wall}
+        return _rate(count, size, *produce_raw(conn, topic, records))
+    rate, wall, cpu = produce_java(libs, conn["bootstrap_servers"], topic, size, count)
+    return {**_rate(count, size, count / rate, cpu), "process_wall_s": wall}
 
 
 def _consume_once(who: str, conn: dict, libs: Path, topic: str, count: int, size: int) -> dict:
     if who == "helper":
-        return _rate(count, size, consume_helper(conn, topic, count))
+        return _rate(count, size, *consume_helper(conn, topic, count))
     if who == "raw":
-        return _rate(count, size, consume_raw(conn, topic, count))
-    rate, fetch_rate, wall = consume_java(libs, conn["bootstrap_servers"], topic, count)
-    return {**_rate(count, size, count / rate), "fetch_msgs_s": fetch_rate, "process_wall_s": wall}
+        return _rate(count, size, *consume_raw(conn, topic, count))
+    rate, fetch_rate, wall, cpu = consume_java(libs, conn["bootstrap_servers"], topic, count)
+    return {**_rate(count, size, count / rate, cpu), "fetch_msgs_s": fetch_rate, "process_wall_s": wall}
 
 
 def crc32c_speed() -> float | None:
@@ -231,28 +248,44 @@ def run(cluster: str, ns: str) -> dict:
     return results
 
 
+def _paired(runs: list[dict], key: str, a: str, b: str) -> list[float]:
+    """Per round, a's figure over b's: the two ran back to back, so load on the machine hits both alike."""
+    by = {(r["client"], r["round"]): r[key] for r in runs}
+    return [
+        by[(a, n)] / by[(b, n)] for n in sorted({r["round"] for r in runs}) if (a, n) in by and (b, n) in by
+    ]
+
+
 def summarize(runs: list[dict]) -> list[dict]:
     rows = []
     for op in ("produce", "consume"):
         for size in SIZES:
-            med = {}
+            mine = [r for r in runs if r["op"] == op and r["size"] == size]
+            row: dict = {"op": op, "size": size}
             for who in ("helper", "raw", "java"):
-                mine = [r for r in runs if r["op"] == op and r["size"] == size and r["client"] == who]
-                if mine:
-                    med[who] = {
-                        "msgs_s": median(r["msgs_s"] for r in mine),
-                        "mib_s": median(r["mib_s"] for r in mine),
-                        "spread": (min(r["msgs_s"] for r in mine), max(r["msgs_s"] for r in mine)),
-                    }
-                    if "process_wall_s" in mine[0]:
-                        med[who]["process_wall_s"] = median(r["process_wall_s"] for r in mine)
-                    if "fetch_msgs_s" in mine[0]:
-                        med[who]["fetch_msgs_s"] = median(r["fetch_msgs_s"] for r in mine)
-            row = {"op": op, "size": size, **med}
-            if "helper" in med and "raw" in med:
-                row["helper_vs_raw"] = med["helper"]["msgs_s"] / med["raw"]["msgs_s"]
-            if "java" in med and "raw" in med:
-                row["java_vs_raw"] = med["java"]["msgs_s"] / med["raw"]["msgs_s"]
+                theirs = [r for r in mine if r["client"] == who]
+                if not theirs:
+                    continue
+                row[who] = {
+                    "msgs_s": median(r["msgs_s"] for r in theirs),
+                    "mib_s": median(r["mib_s"] for r in theirs),
+                    "spread": (min(r["msgs_s"] for r in theirs), max(r["msgs_s"] for r in theirs)),
+                    "cpu_us_per_msg": median(r["cpu_us_per_msg"] for r in theirs),
+                }
+                for extra in ("process_wall_s", "fetch_msgs_s"):
+                    if extra in theirs[0]:
+                        row[who][extra] = median(r[extra] for r in theirs)
+            if "helper" in row and "raw" in row:
+                wall = _paired(mine, "msgs_s", "helper", "raw")
+                cpu = _paired(mine, "cpu_us_per_msg", "helper", "raw")
+                row["helper_vs_raw"] = median(wall)  # throughput: > 1 means the helper was faster
+                row["helper_vs_raw_spread"] = (min(wall), max(wall))
+                row["helper_cpu_vs_raw"] = median(
+                    cpu
+                )  # client CPU per record: > 1 means the helper costs more
+                row["helper_cpu_vs_raw_spread"] = (min(cpu), max(cpu))
+            if "java" in row and "raw" in row:
+                row["java_vs_raw"] = median(_paired(mine, "msgs_s", "java", "raw"))
             rows.append(row)
     return rows
 
@@ -266,12 +299,14 @@ def main(argv: list[str]) -> int:
     results["machine"] = info
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(
-        f"{'op':<8}{'size':>6}  {'helper msg/s':>13}{'raw msg/s':>11}{'java msg/s':>12}  helper/raw  java/raw"
+        f"{'op':<8}{'size':>6}  {'helper msg/s':>13}{'raw msg/s':>11}{'java msg/s':>12}  helper/raw  "
+        "helper CPU/raw CPU  java/raw"
     )
     for row in results["summary"]:
         print(
             f"{row['op']:<8}{row['size']:>6}  {row['helper']['msgs_s']:>13.0f}{row['raw']['msgs_s']:>11.0f}"
-            f"{row['java']['msgs_s']:>12.0f}  {row['helper_vs_raw']:>10.3f}  {row['java_vs_raw']:>8.2f}"
+            f"{row['java']['msgs_s']:>12.0f}  {row['helper_vs_raw']:>10.3f}  "
+            f"{row['helper_cpu_vs_raw']:>18.3f}  {row['java_vs_raw']:>8.2f}"
         )
     return 0
 
