@@ -90,6 +90,10 @@ class Clusters:
             cluster.broker.stop()
         if base.exists():
             shutil.rmtree(base, ignore_errors=True)
+            try:
+                base.parent.rmdir()  # the namespace's directory, once its last cluster is gone
+            except OSError:
+                pass
         return cluster is not None
 
     def stop_all(self) -> None:
