@@ -346,6 +346,49 @@ def test_work_queue_retries_when_asked():
         q.stop()
 
 
+class FakeKube:
+    """Just enough of kubeapi.Kube for the stand-in's failure reporting."""
+
+    def __init__(self, obj: dict) -> None:
+        self.obj, self.statuses, self.events = obj, [], []
+
+    def get(self, kind, namespace, name):
+        return self.obj
+
+    def patch_status(self, kind, namespace, name, new, old):
+        self.statuses.append((kind, new))
+
+    def event(self, obj, reason, message, warning=False):
+        self.events.append(reason)
+
+
+@pytest.mark.parametrize(
+    "kind, ctype, cstatus, reason",
+    [
+        ("Kafka", "NotReady", "True", "StandinInternalError"),
+        ("KafkaTopic", "Ready", "False", "InternalError"),
+        ("KafkaUser", "NotReady", "True", "StandinInternalError"),
+    ],
+)
+def test_a_failure_the_stand_in_did_not_expect_lands_in_the_status(monkeypatch, kind, ctype, cstatus, reason):
+    from tests.hermetic.standin import operator as standin_operator
+    from tests.hermetic.standin.context import Context
+
+    def broken(ctx, namespace, name):
+        raise KeyError("spec.kafka.something")
+
+    monkeypatch.setitem(standin_operator._RECONCILERS, kind, broken)
+    kube = FakeKube({"apiVersion": "kafka.strimzi.io/v1", "kind": kind,
+                     "metadata": {"name": "x", "namespace": "ns", "generation": 3}})  # fmt: skip
+    standin = standin_operator.Standin(Context(kube=kube, gate=None, clusters=None))
+    assert standin.reconcile((kind, "ns", "x")) == 30.0  # tried again later
+    ((_, new),) = kube.statuses
+    (c,) = new["conditions"]
+    assert (c["type"], c["status"], c["reason"]) == (ctype, cstatus, reason)
+    assert "KeyError" in c["message"] and new["observedGeneration"] == 3
+    assert kube.events == ["StandinInternalError"]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # hermetic: fixtures
 # ---------------------------------------------------------------------------------------------------------

@@ -107,8 +107,10 @@ class KafkaPlan:
         return f"quay.io/strimzi/kafka:1.2.0-kafka-{self.version}"
 
     def broker_fingerprint(self) -> tuple:
-        """What the broker process is started from: a change here means a rolling restart."""
+        """What the broker process is started from: a change here means a rolling restart (Strimzi rolls
+        the pods for these, and for a Kafka version change)."""
         return (
+            self.version,
             tuple((lst.name, lst.tls, lst.authentication) for lst in self.listeners),
             self.authorization_simple,
             tuple(sorted(self.config.items())),
