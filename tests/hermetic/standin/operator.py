@@ -59,6 +59,8 @@ class Standin:
         except ApiException as e:
             if e.status == 409:
                 return 0.5  # we lost a race on resourceVersion: look again with a fresh object
+            if e.status == 403 and "being terminated" in (e.body or ""):
+                return None  # the namespace is going away, and everything in it with it
             log.warning(
                 "%s %s/%s: Kubernetes API error %s %s; retrying", kind, namespace, name, e.status, e.reason
             )

@@ -77,8 +77,8 @@ def cleanup_user(ctx: Context, last: dict) -> None:
             remove_acls(admin, f"User:CN={name}")
         cluster.applied_passwords.pop(name, None)
         log.info("KafkaUser %s/%s deleted: credentials and ACLs removed", meta["namespace"], name)
-    except KafkaFailure as f:
-        log.warning("KafkaUser %s/%s deleted but cleaning up in Kafka failed: %s", meta["namespace"], name, f)
+    except Exception as e:  # noqa: BLE001 - a broker going away with its namespace is normal here
+        log.warning("KafkaUser %s/%s deleted but cleaning up in Kafka failed: %r", meta["namespace"], name, e)
 
 
 def _managing(ctx: Context, namespace: str, cluster_name: str | None):
