@@ -12,6 +12,7 @@ from . import clients, display, errors, kind, kube, strimzi, suite
 from .errors import (
     ClusterUnreachable,
     KafkalabError,
+    KafkaUnreachable,
     ManifestRejected,
     MissingTool,
     NotFound,
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ClusterUnreachable",
+    "KafkaUnreachable",
     "KafkalabError",
     "ManifestRejected",
     "MissingTool",

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -18,7 +20,7 @@ import time
 from collections.abc import Iterable
 
 from kafkalab import kube
-from kafkalab.errors import KafkalabError, NotFound
+from kafkalab.errors import KafkalabError, KafkaUnreachable, NotFound
 
 __all__ = [
     "Connection",
@@ -152,7 +154,9 @@ def producer(conn: dict, **overrides):
     """A `kafka.KafkaProducer` for `conn`; `overrides` are any other KafkaProducer settings."""
     from kafka import KafkaProducer  # imported late: importing kafkalab should not need a Kafka client
 
-    return KafkaProducer(**{**conn, **overrides})
+    settings = {**conn, **overrides}
+    with _explained_bootstrap(settings):
+        return KafkaProducer(**settings)
 
 
 def consumer(conn: dict, *topics: str, group: str | None = None, **overrides):
@@ -170,14 +174,75 @@ def consumer(conn: dict, *topics: str, group: str | None = None, **overrides):
         **conn,
         **overrides,
     }
-    return KafkaConsumer(*topics, **settings)
+    with _explained_bootstrap(settings):
+        return KafkaConsumer(*topics, **settings)
 
 
 def admin(conn: dict, **overrides):
     """A `kafka.KafkaAdminClient` for `conn` (its calls return plain dicts in kafka-python 3.0)."""
     from kafka import KafkaAdminClient
 
-    return KafkaAdminClient(**{**conn, **overrides})
+    settings = {**conn, **overrides}
+    with _explained_bootstrap(settings):
+        return KafkaAdminClient(**settings)
+
+
+class _Recorder(logging.Handler):
+    """Keeps what kafka-python logs while a client bootstraps (it explains a failure only in its log)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.name}: {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def _explained_bootstrap(settings: dict):
+    """Turn kafka-python's bare "Unable to bootstrap" into KafkaUnreachable saying why.
+
+    A refused SASL login shows up in kafka-python 3.0 only as a disconnect right after the SASL exchange,
+    then a timeout: we read that from its log. The log records are kept, not printed (they stay out of
+    notebook outputs while the client connects).
+    """
+    from kafka.errors import KafkaTimeoutError
+
+    recorder = _Recorder()
+    log = logging.getLogger("kafka")
+    log.addHandler(recorder)
+    try:
+        yield
+    except KafkaTimeoutError as e:
+        if "bootstrap" not in str(e).lower():
+            raise
+        raise _unreachable(settings, recorder.lines) from e
+    finally:
+        log.removeHandler(recorder)
+
+
+def _unreachable(settings: dict, log_lines: list[str]) -> KafkaUnreachable:
+    servers = settings.get("bootstrap_servers")
+    where = servers if isinstance(servers, str) else ",".join(servers or [])
+    mechanism = settings.get("sasl_mechanism")
+    # a refused login: the broker hangs up right after the SASL exchange (over TLS only the hang-up shows)
+    hung_up = any(".sasl" in line or "socket disconnected" in line for line in log_lines)
+    if mechanism and hung_up:
+        user = settings.get("sasl_plain_username")
+        return KafkaUnreachable(
+            f"the broker closed the connection during the {mechanism} login as user {user!r}",
+            obj=f"Kafka listener {where}",
+            fix="the password (or user) is wrong: build the settings from the KafkaUser's Secret with "
+            "clients.connection(cluster, namespace, listener, user=...) and check the user is Ready",
+        )
+    causes = [line for line in log_lines if "Unable to bootstrap" not in line]
+    last = causes[-1] if causes else "no connection attempt logged"
+    return KafkaUnreachable(
+        f"no Kafka broker answered at {where} ({last})",
+        obj=f"Kafka listener {where}",
+        fix="check the Kafka is Ready and this is its listener's address: strimzi.bootstrap_servers(...); "
+        "a listener with authentication needs a user (docs/troubleshooting.md, NoBrokersAvailable)",
+    )
 
 
 def produce(conn: dict, topic: str, records: Iterable[tuple], timeout: float = 60.0, **overrides) -> int:

@@ -19,6 +19,7 @@ __all__ = [
     "WaitTimeout",
     "MissingTool",
     "NotFound",
+    "KafkaUnreachable",
 ]
 
 
@@ -96,6 +97,10 @@ class MissingTool(KafkalabError):
 
 class NotFound(KafkalabError):
     """Something kafkalab was asked to use does not exist (an object, a listener, a file)."""
+
+
+class KafkaUnreachable(KafkalabError):
+    """A Kafka client could not connect to, or log in at, a listener's bootstrap address."""
 
 
 def _indent(text: str, prefix: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from kafkalab import clients, kube
-from kafkalab.errors import KafkalabError, NotFound
+from kafkalab.errors import KafkalabError, KafkaUnreachable, NotFound
 
 NS = "kafka"
 PASSWORD = "Zq8xV3pLw0rdW1thEnoughChars"
@@ -243,3 +243,31 @@ def test_mask_reveals_at_most_two_characters_and_the_length(secret):
 def test_mask_bytes_and_none():
     assert clients.mask(b"secretsecretsecret") == "se…(18 chars)"
     assert clients.mask(None) == "<none>"
+
+
+def test_a_refused_login_is_named_as_such_not_as_a_timeout():
+    settings = {
+        "bootstrap_servers": "127.0.0.1:9094",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "alice",
+        "sasl_plain_password": "wrong-password-123",
+    }
+    lines = [
+        "kafka.net.sasl.scram: Exchanging credentials in the clear during Sasl Authentication",
+        "kafka.net.transport: <KafkaTCPTransport>: socket disconnected",
+        "kafka.net.manager: Bootstrap failed: KafkaTimeoutError: Unable to bootstrap from 127.0.0.1:9094",
+    ]
+    err = clients._unreachable(settings, lines)
+    assert isinstance(err, KafkaUnreachable)
+    assert "SCRAM-SHA-512 login as user 'alice'" in str(err) and "password" in err.fix
+    assert err.obj == "Kafka listener 127.0.0.1:9094" and "wrong-password" not in str(err)
+
+
+def test_an_unreachable_address_says_what_the_client_saw():
+    lines = [
+        "kafka.net.manager: Bootstrap connection to bootstrap-0 failed: [Errno 111] Connection refused",
+        "kafka.net.manager: Bootstrap failed: KafkaTimeoutError: Unable to bootstrap from 127.0.0.1:1",
+    ]
+    err = clients._unreachable({"bootstrap_servers": ["127.0.0.1:1"]}, lines)
+    assert "no Kafka broker answered at 127.0.0.1:1" in str(err) and "Connection refused" in str(err)
+    assert "bootstrap_servers" in err.fix
