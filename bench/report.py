@@ -41,20 +41,26 @@ def _size(size: int) -> str:
 
 
 def _machine(data: dict) -> list[str]:
-    first = next(d for d in data.values() if d and "machine" in d)["machine"]
-    loads = {k: d["machine"]["load_average_1m_at_start"] for k, d in data.items() if d and "machine" in d}
+    parts = {k: d["machine"] for k, d in data.items() if d and "machine" in d}
+    first = next(iter(parts.values()))
     return [
         "| | |",
         "|---|---|",
-        f"| date | {first['date_utc']} |",
         f"| CPU | {first['cpu_model']}, nproc {first['nproc']} |",
         f"| memory | {first['memory_gib']} GiB |",
         f"| kernel, Python, Java | {first['kernel']}, Python {first['python']}, {first['java']} |",
         f"| kafka-python | {first['kafka_python']} |",
-        "| 1-min load average when each part started | "
-        + ", ".join(f"{k} {v}" for k, v in loads.items())
+        "| each part started at (1-min load average then) | "
+        + "; ".join(f"{k} {m['date_utc']} ({m['load_average_1m_at_start']})" for k, m in parts.items())
         + " |",
     ]
+
+
+def _ratio(row: dict, key: str) -> str:
+    if key not in row:
+        return "–"
+    lo, hi = row[key + "_spread"]
+    return f"{row[key]:.3f} [{lo:.2f}–{hi:.2f}]"
 
 
 def _throughput_md(tp: dict) -> list[str]:
@@ -62,7 +68,8 @@ def _throughput_md(tp: dict) -> list[str]:
         "## 1. Produce and consume throughput",
         "",
         f"{tp['counts']['100']:,} records of 100 B and {tp['counts']['1024']:,} of 1 KiB per run, "
-        f"{tp['rounds']} rounds, the three clients in rotating order each round. One broker (the hermetic "
+        f"{tp['rounds']} rounds of four runs (helpers, raw kafka-python, raw again, Java tool) in rotating "
+        "order. One broker (the hermetic "
         "stand-in's Kafka 4.3.1 JVM), a topic of one partition, records without keys; acks=all, "
         "idempotence on, linger 0, 16 KiB batches, no compression for all three. Throughput: medians over "
         "rounds [min–max]; MiB/s counts record values only. Helper/raw ratios: medians of the per-round "
@@ -70,9 +77,10 @@ def _throughput_md(tp: dict) -> list[str]:
         "record (Python: all threads of the process; Java: the whole JVM, start-up and JIT included).",
         "",
         "| op | size | kafkalab.clients msg/s (MiB/s) | raw kafka-python msg/s (MiB/s) "
-        "| Java tool msg/s (MiB/s) | helpers / raw, throughput | helpers / raw, CPU per record "
+        "| Java tool msg/s (MiB/s) | helpers / raw, throughput | raw again / raw, throughput "
+        "| helpers / raw, CPU per record | raw again / raw, CPU per record "
         "| CPU µs/record: helpers, raw, Java | Java / raw |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in tp["summary"]:
         cells = []
@@ -80,24 +88,32 @@ def _throughput_md(tp: dict) -> list[str]:
             m = row[who]
             lo, hi = m["spread"]
             cells.append(f"{m['msgs_s']:,.0f} ({m['mib_s']:.2f}) [{lo:,.0f}–{hi:,.0f}]")
-        wlo, whi = row["helper_vs_raw_spread"]
-        clo, chi = row["helper_cpu_vs_raw_spread"]
         cpu = ", ".join(f"{row[w]['cpu_us_per_msg']:.0f}" for w, _ in CLIENTS)
+        ratios = [_ratio(row, k) for k in ("helper_vs_raw", "raw_again_vs_raw", "helper_cpu_vs_raw",
+                                            "raw_again_cpu_vs_raw")]  # fmt: skip
         lines.append(
-            f"| {row['op']} | {_size(row['size'])} | {' | '.join(cells)} | "
-            f"{row['helper_vs_raw']:.3f} [{wlo:.2f}–{whi:.2f}] | **{row['helper_cpu_vs_raw']:.3f}** "
-            f"[{clo:.2f}–{chi:.2f}] | {cpu} | {row['java_vs_raw']:.2f} |"
+            f"| {row['op']} | {_size(row['size'])} | {' | '.join(cells)} | {' | '.join(ratios)} | {cpu} "
+            f"| {row['java_vs_raw']:.2f} |"
         )
     worst_cpu = max(r["helper_cpu_vs_raw"] for r in tp["summary"])
     worst_wall = min(r["helper_vs_raw"] for r in tp["summary"])
+    aa = [r[k] for r in tp["summary"] for k in ("raw_again_vs_raw", "raw_again_cpu_vs_raw") if k in r]
+    hr = [r[k] for r in tp["summary"] for k in ("helper_vs_raw", "helper_cpu_vs_raw")]
+    met = worst_cpu <= 1 / HELPER_TARGET and worst_wall >= HELPER_TARGET
     lines += [
         "",
-        f"Target: the helpers cost at most 5 % against raw kafka-python. In client CPU per record the worst "
-        f"median ratio is {worst_cpu:.3f} — {'met' if worst_cpu <= 1 / HELPER_TARGET else 'NOT met'}. In "
-        f"wall-clock throughput the lowest median ratio is {worst_wall:.3f} "
-        f"({'within' if worst_wall >= HELPER_TARGET else 'outside'} 5 %); see the spreads: on a machine "
-        "shared with other work, wall time varies between rounds by more than 5 % for the same client.",
+        f"Target: the helpers cost at most 5 % against raw kafka-python. Worst median helper/raw ratio: "
+        f"{worst_wall:.3f} in throughput, {worst_cpu:.3f} in client CPU per record — "
+        f"{'met by the medians' if met else 'NOT met by the medians'}.",
     ]
+    if aa:
+        lines[-1] += (
+            f" How far that can be trusted: the same raw code, run twice in a round, gave median ratios "
+            f"from {min(aa):.3f} to {max(aa):.3f} (single rounds: see the brackets), while the helper/raw "
+            f"medians lie between {min(hr):.3f} and {max(hr):.3f}. On this machine, shared with other work "
+            "while the benchmark ran, a difference of a few per cent cannot be told from noise; where a "
+            "helper ratio stays on one side in every round (its bracket excludes 1), it is more likely real."
+        )
     java_fetch = [r for r in tp["summary"] if r["op"] == "consume"]
     lines += [
         "",
@@ -115,6 +131,47 @@ def _throughput_md(tp: dict) -> list[str]:
             f"kafka-python's pure-Python CRC-32C (the optional `crc32c` C extension is not installed) ran at "
             f"{tp['crc32c_py_mib_s']:.2f} MiB/s on this machine during this run.",
         ]
+    return lines
+
+
+def _java_gap_md(tp: dict, cr: dict | None) -> list[str]:
+    """Why Kafka's Java tools and kafka-python differ, with this run's figures."""
+    row = {(r["op"], r["size"]): r for r in tp["summary"]}
+    speed = {(r["op"], r["size"]): r["speedup"] for r in (cr or {}).get("summary", [])}
+    crc = tp.get("crc32c_py_mib_s")
+    lines = [
+        "### Reading the gap to the Java tools",
+        "",
+        "- **Per record, Python vs JIT-compiled Java.** kafka-python builds every record (varints, batch "
+        "append) and, without the optional `crc32c` C extension, computes each batch's CRC-32C in pure "
+        "Python"
+        + (f" ({crc:.1f} MiB/s here)" if crc else "")
+        + "; the consumer decodes every record into a Python object and checks each fetched batch's CRC "
+        "(check_crcs=True). The Java clients do the same work in JIT-compiled code with the CPU's CRC32C "
+        "instruction. kafka-python's network thread also shares the GIL with the code calling send()/poll().",
+        f"- **At 100 B the Java producer is not faster** here (Java/raw "
+        f"{row[('produce', 100)]['java_vs_raw']:.2f}); at 1 KiB it is (Java/raw "
+        f"{row[('produce', 1024)]['java_vs_raw']:.2f}). Not separated by this benchmark, but consistent with "
+        "it: with acks=all, linger 0 and at most 5 requests in flight both producers wait on the same "
+        "broker's round trips, and a run of a few seconds is over before the JVM has compiled its hot "
+        "paths; per byte, Python's CRC-32C is what grows with the record size.",
+        f"- **ConsumerPerformance always joins a consumer group**, and its overall rate includes that join; "
+        f"kafkalab and raw kafka-python read without a group here. Its fetch phase alone ran at "
+        f"{row[('consume', 100)]['java']['fetch_msgs_s']:,.0f} msg/s (100 B) and "
+        f"{row[('consume', 1024)]['java']['fetch_msgs_s']:,.0f} msg/s (1 KiB).",
+        "- **The Java CPU figures include the JVM's start-up and JIT compilation** (a second or more of CPU "
+        "per run), which runs this short do not amortize.",
+        "- **The broker is tuned to start fast, not for peak throughput**: the stand-in runs it with the C1 "
+        "compiler only, SerialGC and a 384 MiB heap (tests/hermetic/standin/broker.py), and the broker, "
+        "the clients and whatever else runs on the machine share its 2 cores. Absolute figures are far "
+        "below a tuned broker on dedicated hardware; the ratios are what this page is for.",
+    ]
+    if speed:
+        lines.append(
+            f"- **With the `crc32c` package** kafka-python ran ×{speed[('produce', 1024)]:.2f} (produce) and "
+            f"×{speed[('consume', 1024)]:.2f} (consume) at 1 KiB, ×{speed[('produce', 100)]:.2f} and "
+            f"×{speed[('consume', 100)]:.2f} at 100 B (section 1b)."
+        )
     return lines
 
 
@@ -373,6 +430,8 @@ def main(argv: list[str]) -> int:
                     ("suite", _suite_md), ("footprint", _footprint_md)):  # fmt: skip
         if data[key]:
             lines += [*fn(data[key]), ""]
+            if key == "throughput":
+                lines += [*_java_gap_md(data[key], data["crc32c"]), ""]
         else:
             lines += [f"## {key}: not run", ""]
     md.write_text("\n".join(lines))

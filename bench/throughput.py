@@ -7,12 +7,11 @@ one partition, so no partitioner differences enter. Python timings are end to en
 (construct the client, send or read everything, close); the Java tools report their own rate (after JVM
 start and client construction), and their process wall time is kept too.
 
-Rounds alternate the order of the three clients so drift (JIT warm-up, other load on the machine) spreads
-evenly; figures are medians over rounds, and helper-vs-raw ratios are medians of per-round ratios (the two
-ran back to back). Besides wall time, the client's own CPU time per record is kept (process CPU of this
-Python process, all threads; of the JVM for the Java tools, its start-up included): on a machine shared
-with other work, CPU time says what the helpers cost far more steadily than wall time does. Nothing here
-asserts on time.
+Rounds alternate the order of the clients so drift (JIT warm-up, other load on the machine) spreads evenly;
+figures are medians over rounds, and helper-vs-raw ratios are medians of per-round ratios. Raw kafka-python
+runs twice per round ("raw_again"): raw_again/raw is the noise floor a helper/raw difference must stand out
+from. Besides wall time, the client's own CPU time per record is kept (this Python process, all threads;
+for the Java tools the whole JVM, start-up included). Nothing here asserts on time.
 """
 
 from __future__ import annotations
@@ -180,7 +179,7 @@ def _produce_once(who: str, conn: dict, libs: Path, topic: str, records: list, s
     count = len(records)
     if who == "helper":
         return _rate(count, size, *produce_helper(conn, topic, records))
-    if who == "raw":
+    if who in ("raw", "raw_again"):
         return _rate(count, size, *produce_raw(conn, topic, records))
     rate, wall, cpu = produce_java(libs, conn["bootstrap_servers"], topic, size, count)
     return {**_rate(count, size, count / rate, cpu), "process_wall_s": wall}
@@ -189,7 +188,7 @@ def _produce_once(who: str, conn: dict, libs: Path, topic: str, records: list, s
 def _consume_once(who: str, conn: dict, libs: Path, topic: str, count: int, size: int) -> dict:
     if who == "helper":
         return _rate(count, size, *consume_helper(conn, topic, count))
-    if who == "raw":
+    if who in ("raw", "raw_again"):
         return _rate(count, size, *consume_raw(conn, topic, count))
     rate, fetch_rate, wall, cpu = consume_java(libs, conn["bootstrap_servers"], topic, count)
     return {**_rate(count, size, count / rate, cpu), "fetch_msgs_s": fetch_rate, "process_wall_s": wall}
@@ -228,8 +227,9 @@ def run(cluster: str, ns: str) -> dict:
         produce_raw(conn, consume_topic, records)
 
         for rnd in range(ROUNDS):
-            order = ["helper", "raw", "java"]
-            order = order[rnd % 3 :] + order[: rnd % 3]
+            # raw_again is raw once more: raw_again/raw shows how much the same code varies (the noise floor)
+            order = ["helper", "raw", "raw_again", "java"]
+            order = order[rnd % 4 :] + order[: rnd % 4]
             for op in ("produce", "consume"):
                 for who in order:
                     if op == "produce":
@@ -262,7 +262,7 @@ def summarize(runs: list[dict]) -> list[dict]:
         for size in SIZES:
             mine = [r for r in runs if r["op"] == op and r["size"] == size]
             row: dict = {"op": op, "size": size}
-            for who in ("helper", "raw", "java"):
+            for who in ("helper", "raw", "raw_again", "java"):
                 theirs = [r for r in mine if r["client"] == who]
                 if not theirs:
                     continue
@@ -284,6 +284,13 @@ def summarize(runs: list[dict]) -> list[dict]:
                     cpu
                 )  # client CPU per record: > 1 means the helper costs more
                 row["helper_cpu_vs_raw_spread"] = (min(cpu), max(cpu))
+            if "raw_again" in row and "raw" in row:
+                wall = _paired(mine, "msgs_s", "raw_again", "raw")
+                cpu = _paired(mine, "cpu_us_per_msg", "raw_again", "raw")
+                row["raw_again_vs_raw"] = median(wall)
+                row["raw_again_vs_raw_spread"] = (min(wall), max(wall))
+                row["raw_again_cpu_vs_raw"] = median(cpu)
+                row["raw_again_cpu_vs_raw_spread"] = (min(cpu), max(cpu))
             if "java" in row and "raw" in row:
                 row["java_vs_raw"] = median(_paired(mine, "msgs_s", "java", "raw"))
             rows.append(row)
