@@ -86,6 +86,7 @@ def machine() -> dict:
         "kafka_python": kafka.__version__,
         "java": _java_version(),
         "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+        "hermetic_dir": str(RUN),
     }
 
 

@@ -4,6 +4,7 @@ bench/results.json (the raw figures the page was made from)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -50,6 +51,8 @@ def _machine(data: dict) -> list[str]:
         f"| memory | {first['memory_gib']} GiB |",
         f"| kernel, Python, Java | {first['kernel']}, Python {first['python']}, {first['java']} |",
         f"| kafka-python | {first['kafka_python']} |",
+        f"| hermetic cluster | {first.get('hermetic_dir') or os.environ.get('KAFKALAB_HERMETIC_DIR', '?')} "
+        "(tests/hermetic/up.sh) |",
         "| each part started at (1-min load average then) | "
         + "; ".join(f"{k} {m['date_utc']} ({m['load_average_1m_at_start']})" for k, m in parts.items())
         + " |",
