@@ -417,8 +417,8 @@ def node_pool(
     roles: Sequence[str] = ("controller", "broker"),
     replicas: int = 1,
     namespace: str | None = None,
-    memory: str = "1Gi",
-    heap: str = "512m",
+    memory: str = "768Mi",
+    heap: str = "384m",
     cpu_request: str = "250m",
 ) -> Obj:
     """A KafkaNodePool of `cluster` with ephemeral storage (see manifests/kafka-single-node.yaml for why)."""
