@@ -19,10 +19,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kafka.errors import KafkaError
 
 from kafkalab import clients, kube, strimzi
-from kafkalab.errors import ClusterUnreachable, KafkalabError, ManifestRejected, NotFound, ResourceFailed
+from kafkalab.errors import (
+    ClusterUnreachable,
+    KafkalabError,
+    KafkaUnreachable,
+    ManifestRejected,
+    NotFound,
+    ResourceFailed,
+)
 
 pytestmark = pytest.mark.hermetic
 
@@ -243,6 +249,7 @@ def wrong_password(e: Env) -> None:
     topic = e.names["topic"] = unique("pw")
     strimzi.ensure_topic(topic, CLUSTER, e.ns, partitions=1, timeout=TIMEOUT)
     conn = dict(e.admin_conn(), sasl_plain_password="not-the-password")
+    e.names["bootstrap"] = conn["bootstrap_servers"]
     clients.produce(conn, topic, [("k", "must not arrive")], timeout=20)
 
 
@@ -274,7 +281,6 @@ class Case:
     fix: str  # a word or phrase the fix must contain
     leftovers: Callable[[Env], list[str]]
     says: str = ""  # a phrase the message must contain
-    xfail: str = ""
 
 
 CASES = [
@@ -299,27 +305,15 @@ CASES = [
          says="cannot reach the Kubernetes API server"),
     Case("unknown-strimzi-version", unknown_strimzi_version, KafkalabError, lambda e: str(e.names["source"]),
          "use source=", operator_left, says="installs Strimzi 0.99.0"),
-    Case("wrong-password", wrong_password, KafkalabError, lambda e: f"KafkaUser {e.ns}/{ADMIN_USER}",
-         "password", records_left,
-         xfail="kafkalab.clients passes kafka-python's error through: a refused SCRAM login surfaces as "
-               "kafka.errors.KafkaTimeoutError 'Unable to bootstrap from 127.0.0.1:<port>' after ~30 s, "
-               "naming neither the user nor authentication"),
+    Case("wrong-password", wrong_password, KafkaUnreachable,
+         lambda e: f"Kafka listener {e.names['bootstrap']}", "the password (or user) is wrong", records_left,
+         says=f"SCRAM-SHA-512 login as user '{ADMIN_USER}'"),
     Case("missing-user-secret", missing_secret, NotFound, lambda e: f"Secret {e.ns}/{e.names['user']}",
          "User Operator", connection_left, says="does not exist"),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            c,
-            id=c.id,
-            marks=[pytest.mark.xfail(strict=True, raises=KafkaError, reason=c.xfail)] if c.xfail else [],
-        )
-        for c in CASES
-    ],
-)
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
 def test_bad_input_fails_clearly_and_leaves_nothing(env, case):
     with pytest.raises(KafkalabError) as caught:
         case.run(env)
