@@ -7,13 +7,15 @@
 # Every benchmark works in namespaces of its own (bench-*), so it can share a cluster with tests.
 #
 # Knobs: BENCH_ROUNDS (throughput rounds, 5), BENCH_N_100 / BENCH_N_1K (records per run, 20000 / 10000),
-# BENCH_READY_ROUNDS (10), BENCH_CRC_ROUNDS (3), BENCH_SUITE_RUNS (2), BENCH_ONLY (e.g. "footprint readiness").
+# BENCH_READY_ROUNDS (10), BENCH_CRC_ROUNDS (3), BENCH_SUITE_RUNS (2), BENCH_ONLY (e.g. "footprint readiness"),
+# BENCH_OUT (raw JSON), BENCH_REPORT (where the report goes, default bench/).
 # A full run takes ~10 min on 2 idle cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 RUN=$(realpath -m "${KAFKALAB_HERMETIC_DIR:-/tmp/kafkalab-hermetic}")
 OUT=${BENCH_OUT:-out/bench}
+REPORT=${BENCH_REPORT:-bench} # where RESULTS.md, results.png and results.json go
 ONLY=${BENCH_ONLY:-footprint readiness throughput crc32c suite}
 step() { printf '\n==> bench: %s  [%s]\n' "$*" "$(date +%T)"; }
 
@@ -46,4 +48,5 @@ for part in $ONLY; do
 done
 
 step "report"
-"$PY" -m bench.report "$OUT" bench/RESULTS.md bench/results.png
+mkdir -p "$REPORT"
+"$PY" -m bench.report "$OUT" "$REPORT/RESULTS.md" "$REPORT/results.png"
