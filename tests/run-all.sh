@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: what CI runs, in order, failing fast, and always taking the hermetic cluster down again.
 #   1. lint (ruff, actionlint on the workflow)   2. unit tests (no cluster)
-#   3. hermetic cluster up (cached builds)       4. hermetic tests (real API server, real brokers)
+#   3. hermetic cluster up (cached builds)       4. hermetic tests (real API server, real brokers, reruns)
 #   5. every notebook: papermill --prepare-only + pytest --nbval-lax     6. hermetic cluster down
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +36,8 @@ bash tests/hermetic/up.sh
 # shellcheck disable=SC1091
 . "${KAFKALAB_HERMETIC_DIR:-/tmp/kafkalab-hermetic}/env"
 
-step "hermetic tests"
-$PY -m pytest -q tests/hermetic
+step "hermetic tests (library, stand-in, brokers, faults, bad inputs, every notebook twice, secret scan)"
+KAFKALAB_RERUN_TEST=1 $PY -m pytest -q tests/hermetic
 
 step "notebooks (papermill + nbval, hermetic parameters)"
 bash tests/notebooks/run.sh hermetic out/hermetic
