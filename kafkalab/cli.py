@@ -177,7 +177,8 @@ def doctor(hermetic: bool) -> None:
         click.echo(f"\n{problems} required thing(s) missing.")
         if not hermetic:
             click.echo(
-                "No Docker? `make hermetic-up` and `make test` run everything on the hermetic cluster."
+                "No Docker? `make hermetic-run` runs this suite on the hermetic cluster, "
+                "and `make test` runs every test there."
             )
         sys.exit(1)
     click.echo("\nAll required tools found.")

@@ -55,7 +55,7 @@ def test_doctor_missing_tools_exit_1_with_hints(monkeypatch):
     assert result.exit_code == 1
     assert "MISSING kind" in result.output and "go install sigs.k8s.io/kind@v0.31.0" in result.output
     assert "MISSING docker daemon" in result.output and "start Docker" in result.output
-    assert "make hermetic-up" in result.output
+    assert "make hermetic-run" in result.output
     assert "Traceback" not in result.output
 
 
