@@ -406,7 +406,8 @@ def test_ensure_kafka_and_topic_with_the_stand_in(operator_namespaces):
     # a second cluster from the same manifest in the same namespace would take over lab's node pool
     with pytest.raises(ManifestRejected, match="already belongs to Kafka lab") as e:
         strimzi.ensure_kafka("other", watched, timeout=30)
-    assert "own namespace" in str(e.value) and kube.get(strimzi.API_VERSION, "Kafka", "other", watched) is None
+    assert "own namespace" in str(e.value)
+    assert kube.get(strimzi.API_VERSION, "Kafka", "other", watched) is None
     kube.delete(kafka, timeout=120)
 
 
