@@ -49,7 +49,7 @@ notebooks: venv
 
 ## the notebook suite on the hermetic cluster, no Docker needed (executed notebooks in out/hermetic-run)
 hermetic-run: venv hermetic-up
-	. /tmp/kafkalab-hermetic/env && $(VENV)/bin/kafkalab run --hermetic --output $(OUT)/hermetic-run; \
+	. "$${KAFKALAB_HERMETIC_DIR:-/tmp/kafkalab-hermetic}/env" && $(VENV)/bin/kafkalab run --hermetic --output $(OUT)/hermetic-run; \
 	  rc=$$?; bash tests/hermetic/down.sh; exit $$rc
 
 lab: venv
