@@ -611,18 +611,7 @@ def wait_topic_ready(
     context: str | None = None,
 ) -> Obj:
     """Wait for KafkaTopic `name` to be Ready; fail fast on Ready=False (e.g. NotSupported, InvalidConfig)."""
-    _check_label("KafkaTopic", name, namespace, context)
-    return kube.wait_for(
-        API_VERSION,
-        "KafkaTopic",
-        name,
-        namespace,
-        _ready,
-        _failed_unless_creating,
-        timeout,
-        progress,
-        context,
-    )
+    return _wait_labelled("KafkaTopic", name, namespace, timeout, progress, context)
 
 
 def wait_user_ready(
@@ -633,9 +622,16 @@ def wait_user_ready(
     context: str | None = None,
 ) -> Obj:
     """Wait for KafkaUser `name` to be Ready (its Secret then exists); fail fast on NotReady/Ready=False."""
-    _check_label("KafkaUser", name, namespace, context)
+    return _wait_labelled("KafkaUser", name, namespace, timeout, progress, context)
+
+
+def _wait_labelled(
+    kind: str, name: str, namespace: str, timeout: float, progress: kube.Progress | None, context: str | None
+) -> Obj:
+    """A topic's or user's wait: first the label its operator needs, then Ready (failing fast)."""
+    _check_label(kind, name, namespace, context)
     return kube.wait_for(
-        API_VERSION, "KafkaUser", name, namespace, _ready, _failed_unless_creating, timeout, progress, context
+        API_VERSION, kind, name, namespace, _ready, _failed_unless_creating, timeout, progress, context
     )
 
 
