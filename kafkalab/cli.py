@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import json
 import os
 import platform
+import re
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,7 +23,7 @@ import click
 
 from kafkalab.errors import KafkalabError
 
-__all__ = ["main", "Check", "doctor_checks", "parse_parameter", "hermetic_parameters"]
+__all__ = ["main", "Check", "doctor_checks", "notebook_requests", "parse_parameter", "hermetic_parameters"]
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout (kafkalab is installed editable from it)
 DEFAULT_STRIMZI_LOCAL = "../shared/strimzi/1.2.0/install/cluster-operator"  # relative to the checkout
@@ -44,6 +47,21 @@ VERSION_COMMANDS = {
 }
 PYTHON_PACKAGES = ["kubernetes", "kafka-python", "PyYAML", "click", "papermill", "ipykernel", "ipywidgets"]
 MIN_MEMORY_GIB = 8  # kind node + Strimzi operator (768Mi) + one broker + the notebook kernel, with headroom
+MIN_KIND = (0, 31, 0)  # the kind Strimzi 1.2.0's CI uses; kind.NODE_IMAGE was built for it
+
+# What the notebooks ask Kubernetes for, besides the manifests' own requests (read from manifests/):
+# - the Strimzi operator: cpu 200m as Strimzi 1.2.0's 060-Deployment requests it; memory 768Mi, the limit (and
+#   request) kafkalab gives it instead of Strimzi's 384Mi, which is known to be OOMKilled on laptops;
+# - kind's own pods (kubeadm's and kind's defaults, in the node image): kube-apiserver 250m,
+#   kube-controller-manager 200m, kube-scheduler 100m, etcd 100m/100Mi, CoreDNS 2 x 100m/70Mi,
+#   kindnet 100m/50Mi.
+OPERATOR_REQUESTS = (200, 768)  # (cpu millicores, memory MiB)
+KIND_SYSTEM_REQUESTS = (950, 290)
+# What runs at once: notebooks 03-05 need the operator and my-cluster; notebook 06 adds secure-cluster.
+NOTEBOOK_CLUSTERS = {
+    "notebooks 03-05": ("kafka-single-node.yaml",),
+    "notebook 06": ("kafka-single-node.yaml", "kafka-secured.yaml"),
+}
 
 
 @dataclass
@@ -55,6 +73,7 @@ class Check:
     detail: str
     required: bool = True
     hint: str = ""
+    kind_only: bool = False  # only matters when kafkalab creates the kind cluster
 
 
 def _run(cmd: list[str], timeout: float = 15) -> tuple[int, str]:
@@ -72,8 +91,17 @@ def _memory_gib() -> float | None:
         return None
 
 
-def doctor_checks(hermetic: bool = False) -> list[Check]:
-    """What kafkalab needs, checked. hermetic=True: the hermetic cluster's needs instead of Docker/kind."""
+def doctor_checks(
+    hermetic: bool = False,
+    kind_config: str | None = None,
+    node_image: str | None = None,
+    kind_name: str = "kafkalab",
+) -> list[Check]:
+    """What kafkalab needs, checked. hermetic=True: the hermetic cluster's needs instead of Docker/kind.
+
+    kind_config and node_image: what the kind cluster will be made from (default manifests/kind-config.yaml
+    and the image it names), for the checks that depend on them (cgroup v1, kubectl skew, host ports).
+    """
     checks = [
         Check("python", sys.version_info >= (3, 10), platform.python_version(), hint="use Python 3.10+")
     ]
@@ -84,30 +112,17 @@ def doctor_checks(hermetic: bool = False) -> list[Check]:
             checks.append(Check(pkg, False, "not installed", hint="pip install -e '.[test]' in the checkout"))
     tools = ["kubectl", "java", "mvn", "go"] if hermetic else ["docker", "kind", "kubectl"]
     for tool in tools:
+        only = tool in ("docker", "kind")
         if shutil.which(tool) is None:
-            checks.append(Check(tool, False, "not found on PATH", hint=INSTALL_HINTS[tool]))
+            checks.append(Check(tool, False, "not found on PATH", hint=INSTALL_HINTS[tool], kind_only=only))
             continue
         rc, out = _run(VERSION_COMMANDS[tool])
         first = out.splitlines()[0] if out else ""
-        checks.append(Check(tool, rc == 0, first or f"exit code {rc}", hint=INSTALL_HINTS[tool]))
-    if not hermetic and shutil.which("docker"):
-        rc, out = _run(["docker", "info", "--format", "{{.ServerVersion}} {{.MemTotal}}"])
-        if rc == 0 and out:
-            version, _, mem = out.partition(" ")
-            detail = f"daemon {version}"
-            if mem.isdigit():
-                detail += f", {int(mem) / 2**30:.1f} GiB for containers"
-            checks.append(Check("docker daemon", True, detail))
-        else:
-            last = out.splitlines()[-1] if out else "no answer"
-            checks.append(
-                Check(
-                    "docker daemon",
-                    False,
-                    last,
-                    hint="start Docker (Docker Desktop, or `sudo systemctl start docker`)",
-                )
-            )
+        checks.append(
+            Check(tool, rc == 0, first or f"exit code {rc}", hint=INSTALL_HINTS[tool], kind_only=only)
+        )
+    if not hermetic:
+        checks += kind_checks(kind_config, node_image, kind_name)
     mem = _memory_gib()
     if mem is not None:
         checks.append(
@@ -120,6 +135,227 @@ def doctor_checks(hermetic: bool = False) -> list[Check]:
             )
         )
     return checks
+
+
+def _docker_info() -> tuple[dict | None, str]:
+    rc, out = _run(["docker", "info", "--format", "{{json .}}"])
+    if rc == 0:
+        try:
+            info = json.loads(out.splitlines()[-1])
+            if isinstance(info, dict):
+                return info, ""
+        except (ValueError, IndexError):
+            pass
+    return None, (out.splitlines()[-1] if out else "no answer")
+
+
+def _version(text: str) -> tuple[int, ...] | None:
+    m = re.search(r"v?(\d+)\.(\d+)(?:\.(\d+))?", text or "")
+    return tuple(int(g or 0) for g in m.groups()) if m else None
+
+
+def _kind_plan(kind_config: str | None, node_image: str | None) -> tuple[dict, str]:
+    """The kind config (parsed) and the node image the cluster will run."""
+    import yaml
+
+    from kafkalab import kind, strimzi
+
+    config = yaml.safe_load(strimzi.manifest_path(kind_config or "kind-config.yaml").read_text()) or {}
+    named = next((n.get("image") for n in config.get("nodes") or [] if n.get("image")), None)
+    return config, node_image or named or kind.NODE_IMAGE
+
+
+def notebook_requests() -> dict[str, tuple[int, int]]:
+    """(CPU millicores, memory MiB) the notebooks request at once, per stage, kind's own pods included."""
+    from kafkalab import strimzi
+
+    def cpu(v) -> int:
+        text = str(v or 0)
+        return int(text[:-1]) if text.endswith("m") else int(float(text) * 1000)
+
+    def mib(v) -> int:
+        text = str(v or 0)
+        for suffix, factor in (("Gi", 1024), ("Mi", 1), ("Ki", 1 / 1024)):
+            if text.endswith(suffix):
+                return round(float(text[: -len(suffix)]) * factor)
+        return round(int(text) / 2**20)
+
+    def requests(manifest: str) -> tuple[int, int]:
+        total_cpu = total_mem = 0
+        for obj in strimzi.load_manifest(manifest):
+            spec = obj.get("spec") or {}
+            parts = []
+            if obj["kind"] == "KafkaNodePool":
+                parts = [(spec.get("replicas", 1), spec.get("resources"))]
+            elif obj["kind"] == "Kafka":
+                eo = spec.get("entityOperator") or {}
+                parts = [(1, (eo.get(p) or {}).get("resources")) for p in ("topicOperator", "userOperator")]
+            for replicas, res in parts:
+                req = (res or {}).get("requests") or {}
+                total_cpu += replicas * cpu(req.get("cpu"))
+                total_mem += replicas * mib(req.get("memory"))
+        return total_cpu, total_mem
+
+    out = {}
+    for stage, manifests in NOTEBOOK_CLUSTERS.items():
+        parts = [OPERATOR_REQUESTS, KIND_SYSTEM_REQUESTS, *(requests(m) for m in manifests)]
+        out[stage] = (sum(c for c, _ in parts), sum(m for _, m in parts))
+    return out
+
+
+def _port_free(address: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as s:
+        try:
+            s.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def kind_checks(kind_config: str | None, node_image: str | None, kind_name: str) -> list[Check]:
+    """Docker (daemon, cgroup version, CPUs, memory), kind's version, kubectl's skew, the host ports."""
+    from kafkalab import kind
+
+    checks: list[Check] = []
+    config, image = _kind_plan(kind_config, node_image)
+    k8s = _version(image.partition(":")[2]) or (0, 0, 0)
+    checks += _tool_version_checks(k8s)
+    if not shutil.which("docker"):
+        return checks
+    info, why = _docker_info()
+    if info is None:
+        checks.append(
+            Check(
+                "docker daemon",
+                False,
+                why,
+                hint="start Docker (Docker Desktop, or `sudo systemctl start docker`)",
+                kind_only=True,
+            )
+        )
+        return checks
+    checks.append(Check("docker daemon", True, f"daemon {info.get('ServerVersion', '?')}", kind_only=True))
+    patched = "failCgroupV1: false" in json.dumps(config.get("kubeadmConfigPatches") or [])
+    cgroup = str(info.get("CgroupVersion") or "")
+    if cgroup == "1" and k8s >= (1, 35) and not patched:
+        checks.append(
+            Check(
+                "docker cgroup",
+                False,
+                f"cgroup v1: the kubelet of {image.split('@')[0]} (Kubernetes 1.35+) refuses to start on it",
+                hint="best: switch the host (or Docker Desktop's VM) to cgroup v2. Or let the kubelet run "
+                f"on cgroup v1: add to a copy of manifests/kind-config.yaml\n{kind.CGROUP_V1_PATCH}\n"
+                "and pass it: `kafkalab up --kind-config FILE`, notebooks: -p kind_config FILE",
+                kind_only=True,
+            )
+        )
+    else:
+        note = " (kubelet patched: failCgroupV1: false)" if cgroup == "1" and patched else ""
+        checks.append(Check("docker cgroup", True, f"cgroup v{cgroup or '?'}{note}", kind_only=True))
+    checks += _capacity_checks(info)
+    checks.append(_ports_check(config, kind_name))
+    return checks
+
+
+def _tool_version_checks(k8s: tuple[int, ...]) -> list[Check]:
+    checks = []
+    if shutil.which("kind"):
+        rc, out = _run(VERSION_COMMANDS["kind"])
+        have = _version(out) if rc == 0 else None
+        if have is not None:
+            want = ".".join(map(str, MIN_KIND))
+            checks.append(
+                Check(
+                    "kind version",
+                    have >= MIN_KIND,
+                    f"v{'.'.join(map(str, have))}" + ("" if have >= MIN_KIND else f", older than v{want}"),
+                    required=False,
+                    hint=f"kind v{want} or newer (what Strimzi 1.2.0's CI uses): `go install "
+                    f"sigs.k8s.io/kind@v{want}`; an older kind may not start the pinned node image",
+                    kind_only=True,
+                )
+            )
+    if shutil.which("kubectl") and k8s > (0, 0, 0):
+        rc, out = _run(["kubectl", "version", "--client", "-o", "json"])
+        try:
+            have = _version(json.loads(out)["clientVersion"]["gitVersion"]) if rc == 0 else None
+        except (ValueError, KeyError, TypeError):
+            have = None
+        if have is not None:
+            skew = abs(have[1] - k8s[1]) if have[0] == k8s[0] else 99
+            server = f"v{k8s[0]}.{k8s[1]}"
+            checks.append(
+                Check(
+                    "kubectl skew",
+                    skew <= 1,
+                    f"kubectl v{have[0]}.{have[1]}, node image Kubernetes {server}",
+                    required=False,
+                    hint=f"kubectl supports API servers one minor version apart: install kubectl {server} "
+                    "(https://kubernetes.io/docs/tasks/tools/)",
+                    kind_only=True,
+                )
+            )
+    return checks
+
+
+def _capacity_checks(info: dict) -> list[Check]:
+    need = notebook_requests()
+    cpus, mem_mib = int(info.get("NCPU") or 0), int(info.get("MemTotal") or 0) // 2**20
+    first, peak = need["notebooks 03-05"], need["notebook 06"]
+    checks = []
+    if cpus:
+        ok, enough = cpus * 1000 >= peak[0], cpus * 1000 >= first[0]
+        checks.append(
+            Check(
+                "docker cpus",
+                ok,
+                f"{cpus} CPUs; the notebooks request {first[0] / 1000:.2f} (03-05), {peak[0] / 1000:.2f} "
+                "(06, two Kafka clusters), kind's own pods included",
+                required=not enough,
+                hint="give Docker more CPUs (Docker Desktop: Settings → Resources); with fewer, the last "
+                "pods stay Pending (Insufficient cpu)",
+                kind_only=True,
+            )
+        )
+    if mem_mib:
+        ok, enough = mem_mib >= peak[1], mem_mib >= first[1]
+        checks.append(
+            Check(
+                "docker memory",
+                ok,
+                f"{mem_mib / 1024:.1f} GiB; the notebooks request {first[1] / 1024:.1f} GiB (03-05), "
+                f"{peak[1] / 1024:.1f} GiB (06), kind's own pods included",
+                required=not enough,
+                hint="give Docker more memory (Docker Desktop: Settings → Resources). What asks for it: each "
+                "Kafka node 768Mi with a 384m heap (manifests/kafka-*.yaml), the Strimzi operator 768Mi (its "
+                "limit raised from Strimzi's 384Mi, the fix for it being OOMKilled), each entity operator "
+                "512Mi, kind's own pods 290Mi",
+                kind_only=True,
+            )
+        )
+    return checks
+
+
+def _ports_check(config: dict, kind_name: str) -> Check:
+    wanted = [
+        (m.get("listenAddress") or "0.0.0.0", int(m["hostPort"]))
+        for n in config.get("nodes") or []
+        for m in n.get("extraPortMappings") or []
+        if m.get("hostPort")
+    ]
+    shown = ", ".join(str(p) for _, p in wanted)
+    if shutil.which("kind") and kind_name in _run(["kind", "get", "clusters"])[1].split():
+        return Check("host ports", True, f"{shown}: kind cluster {kind_name} exists (reused)", kind_only=True)
+    busy = [f"{a}:{p}" for a, p in wanted if not _port_free(a, p)]
+    return Check(
+        "host ports",
+        not busy,
+        f"in use: {', '.join(busy)}" if busy else f"{shown} free",
+        hint="another kind cluster (`kind get clusters`, `kind delete cluster --name <it>`) or program holds "
+        "them (`ss -ltnp` on Linux, `lsof -iTCP -sTCP:LISTEN` on macOS); or map other ports in a copy of "
+        "manifests/kind-config.yaml together with the Kafka manifests' nodePorts",
+        kind_only=True,
+    )
 
 
 def parse_parameter(text: str) -> tuple[str, object]:
@@ -163,16 +399,23 @@ def main() -> None:
 
 @main.command()
 @click.option("--hermetic", is_flag=True, help="Check for the hermetic cluster (no Docker) instead of kind.")
-def doctor(hermetic: bool) -> None:
-    """Check Python packages, tools (docker, kind, kubectl), Docker and memory."""
-    problems = 0
-    for c in doctor_checks(hermetic):
+@click.option(
+    "--kind-config", default=None, help="kind config to check for (default manifests/kind-config.yaml)."
+)
+@click.option("--node-image", default=None, help="kind node image to check for (default: the config's).")
+@click.option("--name", "kind_name", default="kafkalab", show_default=True, help="kind cluster name.")
+def doctor(hermetic: bool, kind_config: str | None, node_image: str | None, kind_name: str) -> None:
+    """Check Python packages, tools, Docker (cgroups, CPUs, memory), kind, kubectl and the host ports."""
+    problems = warnings = 0
+    for c in doctor_checks(hermetic, kind_config, node_image, kind_name):
         label = "ok" if c.ok else "MISSING" if c.required else "warn"
         mark = click.style(f"{label:<7}", fg="green" if c.ok else "red")
         click.echo(f"{mark} {c.name:<14} {c.detail}")
         if not c.ok:
-            click.echo(f"{'':<8}{'':<14} fix: {c.hint}")
+            hint = c.hint.replace("\n", "\n" + " " * 28)  # a multi-line hint (a YAML snippet) stays aligned
+            click.echo(f"{'':<8}{'':<14} fix: {hint}")
             problems += c.required
+            warnings += not c.required
     if problems:
         click.echo(f"\n{problems} required thing(s) missing.")
         if not hermetic:
@@ -181,7 +424,7 @@ def doctor(hermetic: bool) -> None:
                 "and `make test` runs every test there."
             )
         sys.exit(1)
-    click.echo("\nAll required tools found.")
+    click.echo("\nAll required tools found." + (f" {warnings} warning(s) above." if warnings else ""))
 
 
 def _docker_running() -> tuple[bool, str]:
@@ -198,7 +441,11 @@ def _docker_running() -> tuple[bool, str]:
 @click.option("--operator-namespace", default="strimzi", show_default=True)
 @click.option("--strimzi-source", default=None, help="Strimzi install URL, YAML file or directory.")
 @click.option("--timeout", default=900, show_default=True, help="Seconds to wait for each step.")
-def up(kind_name, namespace, cluster, operator_namespace, strimzi_source, timeout) -> None:
+@click.option("--kind-config", default=None, help="kind config file (default manifests/kind-config.yaml).")
+@click.option("--node-image", default=None, help="kind node image (default: the one the kind config names).")
+def up(
+    kind_name, namespace, cluster, operator_namespace, strimzi_source, timeout, kind_config, node_image
+) -> None:
     """Create a kind cluster, install the Strimzi operator and a single-node Kafka."""
     from kafkalab import display, kind, strimzi
 
@@ -211,7 +458,7 @@ def up(kind_name, namespace, cluster, operator_namespace, strimzi_source, timeou
         sys.exit(1)
     source = strimzi_source or os.environ.get("KAFKALAB_STRIMZI_SOURCE") or strimzi.RELEASE_URL
     click.echo(f"kind cluster {kind_name} …")
-    context = kind.ensure_cluster(kind_name)
+    context = kind.ensure_cluster(kind_name, config=kind_config, image=node_image)
     click.echo(f"Strimzi {strimzi.STRIMZI_VERSION} operator in {operator_namespace}, watching {namespace} …")
     strimzi.ensure_operator(
         namespace=operator_namespace,
@@ -338,7 +585,18 @@ def down(kind_name, namespace, operator_namespace, strimzi_source, context, keep
     from kafkalab import kind, kube, strimzi
     from kafkalab.errors import ClusterUnreachable
 
-    has_kind = shutil.which("kind") is not None and _docker_running()[0] and kind.cluster_exists(kind_name)
+    has_kind = False
+    if shutil.which("kind") is not None:
+        running, why = _docker_running()
+        if not running and not keep_cluster:
+            # Without Docker kind cannot say whether the cluster exists: "nothing to delete" would be a guess.
+            raise KafkalabError(
+                f"cannot check for kind cluster {kind_name}: Docker is not running ({why})",
+                obj=f"kind cluster {kind_name}",
+                fix="start Docker (Docker Desktop, or `sudo systemctl start docker`), then run "
+                "`kafkalab down` again",
+            )
+        has_kind = running and kind.cluster_exists(kind_name)
     if has_kind and not keep_cluster:
         click.echo(f"deleting kind cluster {kind_name} (everything in it goes with it) …")
         kind.delete_cluster(kind_name)

@@ -61,12 +61,24 @@ class ManifestRejected(KafkalabError):
 
 
 class ResourceFailed(KafkalabError):
-    """A resource's status condition says it failed (not merely that it is still coming up)."""
+    """A resource (or one of its pods) failed in a way waiting will not heal; `diagnosis` shows the pods."""
 
-    def __init__(self, summary: str, *, reason: str = "", message: str = "", **kw):
+    def __init__(
+        self,
+        summary: str,
+        *,
+        reason: str = "",
+        message: str = "",
+        diagnosis: Diagnosis | None = None,
+        **kw,
+    ):
         super().__init__(summary, **kw)
         self.reason = reason
         self.message = message
+        self.diagnosis = diagnosis
+
+    def __str__(self) -> str:
+        return _with_diagnosis(super().__str__(), self.diagnosis)
 
 
 class WaitTimeout(KafkalabError):
@@ -80,10 +92,7 @@ class WaitTimeout(KafkalabError):
         self.timeout = timeout
 
     def __str__(self) -> str:
-        text = super().__str__()
-        if self.diagnosis is not None:
-            text += "\n" + _indent(str(self.diagnosis), "  ")
-        return text
+        return _with_diagnosis(super().__str__(), self.diagnosis)
 
 
 class MissingTool(KafkalabError):
@@ -101,6 +110,10 @@ class NotFound(KafkalabError):
 
 class KafkaUnreachable(KafkalabError):
     """A Kafka client could not connect to, or log in at, a listener's bootstrap address."""
+
+
+def _with_diagnosis(text: str, diagnosis: Diagnosis | None) -> str:
+    return text if diagnosis is None else text + "\n" + _indent(str(diagnosis), "  ")
 
 
 def _indent(text: str, prefix: str) -> str:

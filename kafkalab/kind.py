@@ -6,6 +6,7 @@ tool or a stopped Docker is reported with how to fix it rather than as a stack t
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,16 +15,28 @@ from kafkalab.errors import KafkalabError, MissingTool
 from kafkalab.strimzi import manifest_path
 
 __all__ = [
+    "CGROUP_V1_PATCH",
     "DEFAULT_NAME",
+    "NODE_IMAGE",
     "INSTALL_HINTS",
     "cluster_exists",
     "context_name",
     "delete_cluster",
     "ensure_cluster",
+    "create_error",
     "require",
 ]
 
 DEFAULT_NAME = "kafkalab"
+# The node image Strimzi 1.2.0's own CI runs on (with kind v0.31.0), pinned by digest as kind's release notes
+# advise: a tag on Docker Hub can be pushed again, a digest cannot. manifests/kind-config.yaml names it too.
+NODE_IMAGE = "kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f"
+# Kubernetes 1.35's kubelet refuses to start on a cgroup v1 host unless told otherwise; this kind config
+# addition tells it (cgroup v1 still works, but is in maintenance mode upstream).
+CGROUP_V1_PATCH = """kubeadmConfigPatches:
+  - |
+    kind: KubeletConfiguration
+    failCgroupV1: false"""
 INSTALL_HINTS = {
     "docker": "install Docker Desktop or Docker Engine: https://docs.docker.com/get-docker/",
     "kind": "install kind v0.31.0: `go install sigs.k8s.io/kind@v0.31.0`, or a release binary from "
@@ -110,20 +123,98 @@ def ensure_cluster(
     args += ["--wait", "120s"]
     result = _run(args, timeout)
     if result.returncode != 0:
-        tail = "\n".join(result.stderr.strip().splitlines()[-5:])
-        busy = "address already in use" in result.stderr or "port is already allocated" in result.stderr
-        ports_fix = (
-            "something holds a port that kind-config.yaml maps (32000-32002, 32010, 32100, 32110): "
-            "`kind get clusters`, then `kind delete cluster --name <it>`"
-        )
-        raise KafkalabError(
-            f"`kind create cluster --name {name}` failed:\n{tail}",
-            obj=f"kind cluster {name}",
-            fix=ports_fix
-            if busy
-            else f"read the output above; `kind delete cluster --name {name}` and try again",
-        )
+        cgroup = _run(["docker", "info", "--format", "{{.CgroupVersion}}"], _QUICK).stdout.strip()
+        raise create_error(name, result.stderr, _left_behind(name, result.stderr), cgroup)
     return context_name(name)
+
+
+# Lines of kind's output that are Go stack frames ("\tpath/file.go:123", "pkg.(*T).Method(...)",
+# "main.main") or kind's progress lines: noise next to its ERROR line and the cause.
+_FRAME = re.compile(
+    r"^(\s+\S+\.(go|s):\d+( \+0x[0-9a-f]+)?$|[\w./-]+\.[\w(*).]+\(.*\)$|main\.main$|runtime\.\w+$)"
+)
+# Causes worth naming, as the words that show them in kind's output (kubeadm's, the kubelet's, Docker's).
+_CAUSES = (
+    ("kubelet is configured to not run on a host using cgroup v1", "cgroup-v1"),
+    ("port is already allocated", "port"),
+    ("address already in use", "port"),
+    ("node(s) already exist for a cluster with the name", "exists"),
+    ("no space left on device", "disk"),
+    ("Cannot connect to the Docker daemon", "docker"),
+    ("failed to pull image", "image"),
+)
+
+
+def create_error(name: str, stderr: str, still_there: bool, cgroup: str = "") -> KafkalabError:
+    """The error for a failed `kind create cluster`: kind's ERROR line and the cause, not Go stack frames.
+
+    still_there: whether the node container outlived the failure (kind removes it unless --retain), which
+    decides whether `kind delete cluster` is any use. cgroup: Docker's cgroup version ("1", "2"), which
+    explains a kubelet that never became healthy when kind's output does not show the kubelet's own words.
+    """
+    lines = [line.rstrip() for line in stderr.splitlines()]
+    errors = [line for line in lines if line.startswith("ERROR:")]
+    causes = [line.strip() for line in lines if any(words in line for words, _ in _CAUSES)]
+    kinds = {kind for words, kind in _CAUSES if any(words in line for line in causes)}
+    if cgroup == "1" and not kinds and "kubeadm init" in stderr:
+        kinds.add("cgroup-v1")
+        causes.append(
+            "Docker uses cgroup v1 (`docker info`): the kubelet of Kubernetes 1.35+ refuses to run there "
+            "unless failCgroupV1 is false"
+        )
+    shown = errors + [c for c in causes if c not in errors]
+    if not shown:  # an output we do not know: its last lines that are not stack frames
+        shown = [line for line in lines if line.strip() and not _FRAME.match(line)][-5:]
+    shown = [line if len(line) <= 400 else line[:400] + " …" for line in shown][:8]
+    delete = f"`kind delete cluster --name {name}`, then try again"
+    if "cgroup-v1" in kinds:
+        fix = (
+            "Docker runs containers on cgroup v1, and Kubernetes 1.35+ refuses it by default. Best: "
+            "switch the host (or Docker Desktop's VM) to cgroup v2. Or let the kubelet run on cgroup v1: "
+            f"add to a copy of manifests/kind-config.yaml\n{CGROUP_V1_PATCH}\nand pass that file as "
+            "kind_config (notebooks) or --kind-config (`kafkalab up`)"
+        )
+    elif "port" in kinds:
+        fix = (
+            "something holds a port that kind-config.yaml maps (32000-32002, 32010, 32100, 32110): another "
+            "kind cluster (`kind get clusters`, then `kind delete cluster --name <it>`) or another program "
+            "(`ss -ltnp` on Linux, `lsof -iTCP -sTCP:LISTEN` on macOS)"
+        )
+    elif "exists" in kinds:
+        fix = f"a cluster named {name} is already there: use it, or {delete}"
+    elif "disk" in kinds:
+        fix = "Docker's disk is full: `docker system prune` frees unused images and containers"
+    elif "docker" in kinds:
+        fix = "start Docker, then check `docker info`"
+    elif "image" in kinds:
+        fix = (
+            "the node image could not be pulled: check the network, or `docker pull` it where there is "
+            "network and `docker save`/`docker load` it here"
+        )
+    else:
+        fix = (
+            "read kind's error above; `kind create cluster --retain` keeps the failed node to inspect "
+            "(`kind export logs`)"
+        )
+    if still_there and "exists" not in kinds:
+        fix += f"; the failed node is still there: {delete}"
+    elif not still_there:
+        fix += " (kind has already removed the failed node: nothing to delete)"
+    return KafkalabError(
+        f"`kind create cluster --name {name}` failed:\n" + "\n".join(f"  {line}" for line in shown),
+        obj=f"kind cluster {name}",
+        fix=fix,
+    )
+
+
+def _left_behind(name: str, stderr: str) -> bool:
+    """Whether a failed create left the cluster's node behind (kind deletes it unless --retain)."""
+    if "Deleted nodes:" in stderr:
+        return False
+    try:
+        return cluster_exists(name)
+    except KafkalabError:
+        return False
 
 
 def delete_cluster(name: str = DEFAULT_NAME, timeout: float = 300) -> bool:

@@ -13,6 +13,8 @@ import copy
 import json
 import math
 import os
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -43,7 +45,9 @@ from kafkalab.errors import (
 
 __all__ = [
     "FIELD_MANAGER",
+    "CRASH_LOOP_RESTARTS",
     "Diagnosis",
+    "PodProblem",
     "api",
     "apply",
     "check_cluster",
@@ -61,6 +65,10 @@ __all__ = [
     "list_objects",
     "load_yaml",
     "log_tail",
+    "pod_fix",
+    "pod_line",
+    "pod_problems",
+    "pod_status",
     "pods",
     "reset",
     "wait_for",
@@ -507,6 +515,66 @@ class _Expired(Exception):
         self.last = last
 
 
+# A watch stream asks the server to end it after at most this many seconds and then watches again from the
+# last version it saw (nothing is missed): that is how a stream notices soon that the wait it served ended.
+_STREAM_SLICE = 10
+
+
+def _stream(
+    res,
+    namespace: str | None,
+    selector: dict[str, str],
+    tag: str,
+    out: queue.Queue,
+    stop: threading.Event,
+    deadline: float,
+    context: str | None,
+) -> None:
+    """List-then-watch the objects `selector` picks, putting (tag, event type, object) on `out`.
+
+    The list gives the current state and the resourceVersion to watch from, so no change can slip in
+    between; it is put as (tag, "LIST", [objects]). When the server says our resourceVersion is too old
+    (410 Gone) we list again and carry on. An error goes on `out` as (tag, "ERROR", exception).
+    """
+    dyn = _dynamic(context)
+    try:
+        while not stop.is_set():
+            with _reachable(context):
+                resp = dyn.get(
+                    res, namespace=namespace, serialize=False, _request_timeout=REQUEST_TIMEOUT, **selector
+                )
+            listed = json.loads(resp.data)
+            out.put((tag, "LIST", [_typed(item, res) for item in listed.get("items") or []]))
+            version = listed["metadata"]["resourceVersion"]
+            try:
+                while not stop.is_set():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return
+                    watcher = k8s_watch.Watch()
+                    with _reachable(context):
+                        for event in dyn.watch(
+                            res,
+                            namespace=namespace,
+                            resource_version=version,
+                            timeout=max(1, math.ceil(min(remaining, _STREAM_SLICE))),
+                            watcher=watcher,
+                            **selector,
+                        ):
+                            if stop.is_set():
+                                watcher.stop()
+                                return
+                            raw = event["raw_object"]
+                            version = (raw.get("metadata") or {}).get("resourceVersion", version)
+                            if event["type"] != "BOOKMARK":
+                                out.put((tag, event["type"], _typed(raw, res)))
+            except ApiException as e:
+                if e.status != 410:  # 410 Gone: our resourceVersion was compacted away; list again
+                    raise
+    except Exception as e:  # noqa: BLE001 - handed to the waiting thread, which raises it
+        out.put((tag, "ERROR", e))
+
+
 def _watch(
     res,
     name: str,
@@ -515,68 +583,57 @@ def _watch(
     deadline: float,
     progress: Progress | None,
     context: str | None,
+    pods: _Pods | None = None,
 ) -> Obj | None:
     """Return the first state of one object (a dict, or None while absent) for which done(state) is true.
 
-    List-then-watch: the list gives the current state and the resourceVersion to watch from, so no change
-    can slip in between. The watch is bounded by the server (timeoutSeconds) and by `deadline`; when the
-    server says our resourceVersion is too old (410 Gone) we list again and carry on.
+    With `pods`, the pods it selects are watched alongside (a second stream): each change of a pod's state
+    goes to `progress` too, and a pod problem that waiting cannot heal raises _PodBroken at once.
+    Raises _Expired at `deadline`.
     """
-    dyn = _dynamic(context)
-    selector = f"metadata.name={name}"
+    out: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    streams = [("object", res, {"field_selector": f"metadata.name={name}"})]
+    if pods is not None:
+        streams.append(("pods", _resource("v1", "Pod", context), {"label_selector": pods.selector}))
+    for tag, resource, selector in streams:
+        threading.Thread(
+            target=_stream,
+            args=(resource, namespace, selector, tag, out, stop, deadline, context),
+            name=f"kafkalab-watch-{tag}-{name}",
+            daemon=True,
+        ).start()
     last: Obj | None = None
-
-    def see(state: Obj | None) -> bool:
-        nonlocal last
-        last = state
-        if progress is not None:
-            progress(state)
-        return done(state)
-
-    while True:
-        with _reachable(context):
-            resp = dyn.get(
-                res,
-                namespace=namespace,
-                field_selector=selector,
-                serialize=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-        listed = json.loads(resp.data)
-        items = listed.get("items") or []
-        state = _typed(items[0], res) if items else None
-        if see(state):
-            return state
-        version = listed["metadata"]["resourceVersion"]
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
                 if remaining <= 0:
-                    raise _Expired(last)
-                watcher = k8s_watch.Watch()
-                with _reachable(context):
-                    for event in dyn.watch(
-                        res,
-                        namespace=namespace,
-                        name=name,
-                        resource_version=version,
-                        timeout=max(1, math.ceil(remaining)),
-                        watcher=watcher,
-                    ):
-                        raw = event["raw_object"]
-                        version = (raw.get("metadata") or {}).get("resourceVersion", version)
-                        if event["type"] == "BOOKMARK":
-                            continue
-                        state = None if event["type"] == "DELETED" else _typed(raw, res)
-                        if see(state):
-                            watcher.stop()
-                            return state
-                        if time.monotonic() >= deadline:
-                            watcher.stop()
-                            break
-        except ApiException as e:
-            if e.status != 410:  # 410 Gone: our resourceVersion was compacted away; list again
-                raise
+                    raise queue.Empty
+                tag, event, payload = out.get(timeout=remaining)
+            except queue.Empty:
+                raise _Expired(last) from None
+            if event == "ERROR":
+                raise payload
+            if tag == "object":
+                if event == "LIST":
+                    last = payload[0] if payload else None
+                else:
+                    last = None if event == "DELETED" else payload
+                if progress is not None:
+                    progress(last)
+                if done(last):
+                    return last
+            else:
+                for pod in pods.see(event, payload):
+                    if progress is not None:
+                        progress(pod)
+            if pods is not None:
+                broken = pods.final()
+                if broken is not None:
+                    raise _PodBroken(broken)
+    finally:
+        stop.set()
 
 
 def _failure(result: str | tuple[str, str] | None) -> tuple[str, str] | None:
@@ -585,6 +642,14 @@ def _failure(result: str | tuple[str, str] | None) -> tuple[str, str] | None:
     if isinstance(result, tuple):
         return result
     return "", result
+
+
+class _Failed(Exception):
+    """Internal: failed(obj) said the object failed."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason, self.message = reason, message
 
 
 def wait_for(
@@ -598,44 +663,73 @@ def wait_for(
     progress: Progress | None = None,
     context: str | None = None,
     pod_selector: str | None = None,
+    pod_counts: Callable[[Obj], bool] | None = None,
 ) -> Obj:
     """Watch one object until ready(obj) is true and return it.
 
     failed(obj) returning a message (or a (reason, message) pair) raises ResourceFailed at once, so a broken
     resource fails in seconds instead of at the timeout. progress(obj or None) is called with each new state.
-    On timeout raises WaitTimeout carrying diagnose(...) (conditions, recent events, pods' last log lines;
-    pods chosen by pod_selector).
+    With pod_selector, the pods it selects are watched too: progress is called with each pod (a dict of
+    kind Pod) whose state changed, and a pod problem waiting cannot heal (see pod_problems: image missing or
+    refused, bad image name, CreateContainerConfigError, CrashLoopBackOff after CRASH_LOOP_RESTARTS restarts)
+    raises ResourceFailed with the kubelet's reason and message; pod_counts(pod) may exclude pods (e.g. those
+    of a Deployment's older ReplicaSet). Every failure and a timeout (WaitTimeout) carry diagnose(...):
+    conditions, the pods' states, recent events, last log lines; the fix fits the pods' problem.
     """
     res = _resource(api_version, kind, context)
     ns = _namespace(res, namespace, context)
     what = describe({"kind": kind, "metadata": {"name": name, "namespace": ns}})
+    pods = _Pods(pod_selector, pod_counts) if pod_selector and ns else None
 
     def done(state: Obj | None) -> bool:
         if state is None:
             return False
         bad = _failure(failed(state)) if failed else None
         if bad:
-            reason, message = bad
-            raise ResourceFailed(
-                f"{what} failed: {reason + ': ' if reason else ''}{message}",
-                obj=what,
-                reason=reason,
-                message=message,
-                fix=f"read the message above; `kubectl describe {kind.lower()} {name}"
-                + (f" -n {ns}`" if ns else "`")
-                + " shows the same status",
-            )
+            raise _Failed(*bad)
         return ready(state)
 
+    def diagnosis() -> Diagnosis:
+        return diagnose(api_version, kind, name, ns, pod_selector=pod_selector, context=context)
+
+    def worst() -> PodProblem | None:
+        found = pods.problems() if pods else []
+        return next((p for p in found if p.final), None) or (found[0] if found else None)
+
+    describe_cmd = f"`kubectl describe {kind.lower()} {name}" + (f" -n {ns}`" if ns else "`")
     try:
-        return _watch(res, name, ns, done, time.monotonic() + timeout, progress, context)
+        return _watch(res, name, ns, done, time.monotonic() + timeout, progress, context, pods)
+    except _Failed as e:
+        problem = worst()
+        raise ResourceFailed(
+            f"{what} failed: {e.reason + ': ' if e.reason else ''}{e.message}"
+            + (f"\n  because {problem}" if problem else ""),
+            obj=what,
+            reason=e.reason,
+            message=e.message,
+            fix=pod_fix(problem, context) if problem else f"read the message above; {describe_cmd} shows it",
+            diagnosis=diagnosis(),
+        ) from None
+    except _PodBroken as e:
+        p = e.problem
+        raise ResourceFailed(
+            f"{what} cannot become ready: {p}",
+            obj=f"Pod {p.pod}",
+            reason=p.reason,
+            message=p.message,
+            fix=pod_fix(p, context),
+            diagnosis=diagnosis(),
+        ) from None
     except _Expired as e:
         state = "does not exist" if e.last is None else "is not ready"
+        problem = worst()
         raise WaitTimeout(
-            f"{what} {state} after {timeout:.0f}s",
+            f"{what} {state} after {timeout:.0f}s" + (f"\n  pod problem: {problem}" if problem else ""),
             obj=what,
-            fix="read the diagnosis below; if it is only slow (first image pulls), use a longer timeout",
-            diagnosis=diagnose(api_version, kind, name, ns, pod_selector=pod_selector, context=context),
+            fix=pod_fix(problem, context)
+            if problem
+            else "read the diagnosis below; if it is only slow (first image pulls), use a longer timeout",
+            diagnosis=diagnosis(),
             timeout=timeout,
         ) from None
 
@@ -702,9 +796,37 @@ def wait_for_rollout(
     progress: Progress | None = None,
     context: str | None = None,
 ) -> Obj:
-    """Wait until a Deployment's latest spec is rolled out: all replicas updated and available."""
+    """Wait until a Deployment's latest spec is rolled out: all replicas updated and available.
+
+    Its pods are watched too (see wait_for): those of its newest ReplicaSet fail the wait when they cannot
+    start; a crash-looping pod of the previous spec (which a new spec may be fixing) does not.
+    """
+    latest: dict[str, Obj] = {}
+    newest: dict[tuple[str, str], bool] = {}  # (ReplicaSet, revision) -> is the Deployment's newest
+
+    def counts(pod: Obj) -> bool:
+        d = latest.get("deployment")
+        if d is None or (d.get("status") or {}).get("observedGeneration", 0) < d["metadata"].get(
+            "generation", 0
+        ):
+            return False  # the controller has not yet made the ReplicaSet of the newest spec
+        revision = ((d.get("metadata") or {}).get("annotations") or {}).get(_REVISION, "")
+        owner = next(
+            (
+                o["name"]
+                for o in (pod.get("metadata") or {}).get("ownerReferences") or []
+                if o.get("kind") == "ReplicaSet"
+            ),
+            "",
+        )
+        if (owner, revision) not in newest:
+            rs = get("apps/v1", "ReplicaSet", owner, namespace, context) if owner else None
+            theirs = (((rs or {}).get("metadata") or {}).get("annotations") or {}).get(_REVISION)
+            newest[(owner, revision)] = rs is not None and theirs == revision
+        return newest[(owner, revision)]
 
     def ready(d: Obj) -> bool:
+        latest["deployment"] = d
         st = d.get("status") or {}
         want = (d.get("spec") or {}).get("replicas", 1)
         return (
@@ -720,7 +842,269 @@ def wait_for_rollout(
             return c["reason"], c.get("message", "")
         return None
 
-    return wait_for("apps/v1", "Deployment", name, namespace, ready, failed, timeout, progress, context)
+    found = get("apps/v1", "Deployment", name, namespace, context)
+    labels = (((found or {}).get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return wait_for(
+        "apps/v1",
+        "Deployment",
+        name,
+        namespace,
+        ready,
+        failed,
+        timeout,
+        progress,
+        context,
+        pod_selector=",".join(f"{k}={v}" for k, v in labels.items()) or None,
+        pod_counts=counts,
+    )
+
+
+# The deployment controller numbers each spec it rolls out, on the Deployment and on that spec's ReplicaSet.
+_REVISION = "deployment.kubernetes.io/revision"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Pods: what the kubelet says, and whether waiting can heal it
+
+
+# A container in CrashLoopBackOff that has restarted this many times is broken, not starting up: the
+# kubelet's back-off (10 s, 20 s, 40 s, ...) puts the third restart about a minute after the first start,
+# while a container that merely waits for something (a broker, a DNS name) usually makes it by then.
+CRASH_LOOP_RESTARTS = 3
+
+# Words in an image pull error (containerd's, relayed by the kubelet) that say which side failed.
+_PULL_UNREACHABLE = (
+    "i/o timeout",
+    "timeout",
+    "deadline exceeded",
+    "no such host",
+    "server misbehaving",
+    "connection refused",
+    "connection reset",
+    "network is unreachable",
+    "no route to host",
+    "tls handshake",
+    "temporary failure in name resolution",
+)
+_PULL_DENIED = (
+    "pull access denied",
+    "unauthorized",
+    "401",
+    "403",
+    "forbidden",
+    "insufficient_scope",
+    "denied",
+)
+_PULL_MISSING = ("not found", "manifest unknown", "name unknown")
+
+
+@dataclass
+class PodProblem:
+    """What the kubelet reports about one container that is not running as it should."""
+
+    pod: str  # "namespace/name"
+    container: str
+    reason: str  # the kubelet's reason: ErrImagePull, ImagePullBackOff, CrashLoopBackOff, ...
+    message: str  # the kubelet's message (for a back-off, the pull error behind it when known)
+    cause: str  # image-missing, image-denied, registry-unreachable, image-not-loaded, bad-image-name,
+    # config, crash, oom, or other
+    final: bool  # True when waiting longer cannot heal it
+    image: str = ""
+    restarts: int = 0
+
+    def __str__(self) -> str:
+        text = f"Pod {self.pod} container {self.container}: {self.reason}"
+        if self.restarts:
+            text += f" ({self.restarts} restarts)"
+        if self.message:
+            text += f": {self.message}"
+        if self.cause == "registry-unreachable":
+            text += " — the registry cannot be reached; the kubelet keeps retrying"
+        return text
+
+
+def _pull_cause(message: str) -> tuple[str, bool]:
+    text = message.lower()
+    if any(w in text for w in _PULL_UNREACHABLE):
+        return "registry-unreachable", False
+    if any(w in text for w in _PULL_DENIED):
+        return "image-denied", True
+    if any(w in text for w in _PULL_MISSING):
+        return "image-missing", True
+    return "other", False  # e.g. a layer that failed half-way: the kubelet retries
+
+
+def pod_problems(pod: Obj, pull_errors: dict[str, str] | None = None) -> list[PodProblem]:
+    """The containers of a pod that are in trouble, with the kubelet's reason and message, classified.
+
+    A back-off (ImagePullBackOff) may carry only "Back-off pulling image X" (older kubelets); the pull error
+    behind it is then taken from `pull_errors` ("pod/container" -> the last ErrImagePull message seen),
+    which this function also fills in. A pod being deleted has no problems worth reporting.
+    """
+    meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+    if meta.get("deletionTimestamp"):
+        return []
+    where = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+    images = {
+        c.get("name"): c.get("image", "")
+        for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])
+    }
+    memory = pull_errors if pull_errors is not None else {}
+    found = []
+    for c in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        name = c.get("name", "")
+        waiting = (c.get("state") or {}).get("waiting") or {}
+        reason, message = waiting.get("reason") or "", (waiting.get("message") or "").strip()
+        restarts = int(c.get("restartCount") or 0)
+        image = images.get(name) or c.get("image", "")
+        key = f"{where}/{name}"
+        if reason == "ErrImagePull":
+            memory[key] = message
+            cause, final = _pull_cause(message)
+        elif reason == "ImagePullBackOff":
+            behind = message.partition(": ")[2] if ": " in message else memory.get(key, "")
+            if behind and behind not in message:
+                message = f"{message} (last pull error: {behind})"
+            cause, final = _pull_cause(behind) if behind else ("other", False)
+        elif reason == "ErrImageNeverPull":
+            cause, final = "image-not-loaded", True
+        elif reason == "InvalidImageName":
+            cause, final = "bad-image-name", True
+        elif reason == "CreateContainerConfigError":
+            cause, final = "config", True
+        elif reason == "CrashLoopBackOff":
+            last = (c.get("lastState") or {}).get("terminated") or {}
+            cause = "oom" if last.get("reason") == "OOMKilled" else "crash"
+            final = restarts >= CRASH_LOOP_RESTARTS
+            if last:
+                message = (
+                    f"last exit: {last.get('reason', '?')} (exit code {last.get('exitCode', '?')}); {message}"
+                )
+        elif reason in ("CreateContainerError", "RunContainerError"):
+            cause, final = "other", False
+        else:
+            continue  # ContainerCreating, PodInitializing: on its way
+        found.append(PodProblem(where, name, reason, message, cause, final, image, restarts))
+    return found
+
+
+def _kind_cluster(context: str | None) -> str:
+    """The kind cluster behind a context ("kind-<name>"), for commands in fixes; "<cluster>" otherwise."""
+    try:
+        name = current_context(context)
+    except KafkalabError:
+        return "<cluster>"
+    return name.removeprefix("kind-") if name.startswith("kind-") else "<cluster>"
+
+
+def pod_fix(problem: PodProblem, context: str | None = None) -> str:
+    """What to do about a pod problem, in words that fit its cause."""
+    image, ns = problem.image or "IMAGE", problem.pod.partition("/")[0]
+    offline = (
+        f"in a room without network: `docker pull {image}` where there is network, then "
+        f"`kind load docker-image {image} --name {_kind_cluster(context)}`"
+    )
+    pod = problem.pod.partition("/")[2]
+    fixes = {
+        "image-missing": f"the registry has no image {image}: check its name and tag in the manifest "
+        f"(`docker pull {image}` shows the registry's answer)",
+        "image-denied": f"the registry refused {image}: the name is wrong, or the image is private "
+        "and the pod needs imagePullSecrets",
+        "registry-unreachable": f"the node cannot reach the registry of {image} (network, proxy or DNS): "
+        f"check the machine's network, then wait or re-run; {offline}",
+        "image-not-loaded": f"imagePullPolicy is Never and {image} is not on the node: "
+        f"`kind load docker-image {image} --name {_kind_cluster(context)}`",
+        "bad-image-name": f"{image!r} is not a valid image reference: fix the image in the manifest",
+        "config": "the container refers to something missing or impossible (the message names it: a Secret, "
+        "a ConfigMap, a key, a securityContext): create it or fix the pod template",
+        "crash": f"the container keeps exiting: read its last log lines below (`kubectl logs --previous "
+        f"{pod} -c {problem.container} -n {ns}`)",
+        "oom": "the container is killed for using more memory than its limit (OOMKilled): raise its memory "
+        "limit (docs/troubleshooting.md: operator OOMKilled)",
+    }
+    return fixes.get(problem.cause) or (
+        f"read the kubelet's message; `kubectl describe pod {pod} -n {ns}` shows the pod's events"
+    )
+
+
+def pod_status(pod: Obj) -> tuple[str, str]:
+    """("0/1 ErrImagePull restarts=2", the kubelet's message or ""): a pod as `kubectl get pods` shows it."""
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    ready = sum(1 for c in statuses if c.get("ready"))
+    total = len((pod.get("spec") or {}).get("containers") or statuses)
+    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+    problems = pod_problems(pod)
+    state = problems[0].reason if problems else status.get("reason") or status.get("phase") or "Pending"
+    if state == "Pending":  # the kubelet's "ContainerCreating" says more than the phase
+        for c in statuses:
+            state = ((c.get("state") or {}).get("waiting") or {}).get("reason") or state
+    if meta.get("deletionTimestamp"):
+        state = "Terminating"
+    text = f"{ready}/{total} {state}" + (f" restarts={restarts}" if restarts else "")
+    if problems:
+        message = problems[0].message
+        if problems[0].cause == "registry-unreachable":
+            message += " (the registry cannot be reached; the kubelet keeps retrying)"
+        return text, message
+    unscheduled = [
+        c
+        for c in status.get("conditions") or []
+        if c.get("type") == "PodScheduled" and c.get("status") == "False"
+    ]
+    return text, (unscheduled[0].get("message") or "") if unscheduled else ""
+
+
+def pod_line(pod: Obj) -> str:
+    """ "name 0/1 ErrImagePull: <the kubelet's message>" — how diagnoses and progress lines show a pod."""
+    state, message = pod_status(pod)
+    return f"{(pod.get('metadata') or {}).get('name', '?')} {state}" + (f": {message}" if message else "")
+
+
+class _Pods:
+    """The pods a wait keeps an eye on: their latest states, and the first problem waiting cannot heal."""
+
+    def __init__(self, selector: str, counts: Callable[[Obj], bool] | None = None):
+        self.selector = selector
+        self.counts = counts or (lambda pod: True)  # e.g. only the pods of a Deployment's newest ReplicaSet
+        self.pods: dict[str, Obj] = {}
+        self.pull_errors: dict[str, str] = {}
+
+    def see(self, event: str, payload: Obj | list[Obj]) -> list[Obj]:
+        """Take a watch event (or a fresh list); return the pods whose line changed."""
+        if event == "LIST":
+            before = {uid: pod_line(p) for uid, p in self.pods.items()}
+            self.pods = {(p.get("metadata") or {}).get("uid", ""): p for p in payload}
+            return [p for uid, p in self.pods.items() if before.get(uid) != pod_line(p)]
+        uid = (payload.get("metadata") or {}).get("uid", "")
+        if event == "DELETED":
+            self.pods.pop(uid, None)
+            return []
+        old = self.pods.get(uid)
+        self.pods[uid] = payload
+        return [] if old is not None and pod_line(old) == pod_line(payload) else [payload]
+
+    def problems(self) -> list[PodProblem]:
+        found = []
+        for pod in self.pods.values():
+            found += pod_problems(pod, self.pull_errors)
+        return found
+
+    def final(self) -> PodProblem | None:
+        """The first problem that waiting cannot heal, in a pod that counts."""
+        for pod in self.pods.values():
+            problem = next((p for p in pod_problems(pod, self.pull_errors) if p.final), None)
+            if problem and self.counts(pod):
+                return problem
+        return None
+
+
+class _PodBroken(Exception):
+    """Internal: a watched pod failed for good."""
+
+    def __init__(self, problem: PodProblem):
+        super().__init__(str(problem))
+        self.problem = problem
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -770,13 +1154,23 @@ def pods(namespace: str, label_selector: str | None = None, context: str | None 
 
 
 def log_tail(
-    pod: str, namespace: str, lines: int = 20, container: str | None = None, context: str | None = None
+    pod: str,
+    namespace: str,
+    lines: int = 20,
+    container: str | None = None,
+    context: str | None = None,
+    previous: bool = False,
 ) -> str:
-    """The last `lines` lines of a pod's (container's) log."""
+    """The last `lines` lines of a pod's (container's) log; previous=True: the run before the last restart."""
     try:
         with _reachable(context):
             text = k8s.CoreV1Api(api(context)).read_namespaced_pod_log(
-                pod, namespace, container=container, tail_lines=lines, _request_timeout=REQUEST_TIMEOUT
+                pod,
+                namespace,
+                container=container,
+                tail_lines=lines,
+                previous=previous,
+                _request_timeout=REQUEST_TIMEOUT,
             )
         return text or ""
     except ApiException as e:
@@ -794,6 +1188,7 @@ class Diagnosis:
 
     obj: str
     conditions: list[dict] = field(default_factory=list)
+    pods: list[str] = field(default_factory=list)  # pod_line() of each pod: state and the kubelet's message
     events: list[str] = field(default_factory=list)  # "HH:MM:SS type reason Kind/name: message", oldest first
     logs: dict[str, str] = field(default_factory=dict)  # "pod/container" -> last lines
     notes: list[str] = field(default_factory=list)  # what could not be found out, and why
@@ -804,6 +1199,9 @@ class Diagnosis:
             f"    {c.get('type')}={c.get('status')} reason={c.get('reason', '')} {c.get('message', '')}"
             for c in self.conditions
         ] or ["    (none)"]
+        if self.pods:
+            out.append("  pods:")
+            out += [f"    {p}" for p in self.pods]
         out.append("  recent events:")
         out += [f"    {e}" for e in self.events] or ["    (none)"]
         out.append("  logs:")
@@ -863,31 +1261,41 @@ def diagnose(
                 d.notes.append(f"no pods match {pod_selector} in {namespace}")
         except KafkalabError as e:
             d.notes.append(f"could not list pods: {e.summary}")
+    d.pods = [pod_line(p) for p in found]
     if namespace:
+        # Events name the object they are about by kind, name and uid: match the uid, so the events of an
+        # earlier object of the same name (deleted and made again) do not pass for this one's. Events that
+        # carry no uid are matched by kind and name.
+        uids = {(o.get("metadata") or {}).get("uid") for o in [obj, *found] if o} - {None}
+        names = {(kind, name)} | {("Pod", p["metadata"]["name"]) for p in found}
         try:
-            names = {name} | {p["metadata"]["name"] for p in found}
-            evs = [
-                e
-                for e in events(namespace, context=context)
-                if (e.get("involvedObject") or {}).get("name") in names
-            ]
+            evs = [e for e in events(namespace, context=context) if _about(e, uids, names)]
             d.events = [_event_line(e) for e in evs[-max_events:]]
         except KafkalabError as e:
             d.notes.append(f"could not read events: {e.summary}")
     for p in found:
         pod = p["metadata"]["name"]
-        started = {
-            c["name"]
-            for c in (p.get("status") or {}).get("containerStatuses") or []
-            if "waiting" not in c["state"]
-        }
+        statuses = {c["name"]: c for c in (p.get("status") or {}).get("containerStatuses") or []}
         for c in (p.get("spec") or {}).get("containers") or []:
-            if c["name"] not in started:
+            st = statuses.get(c["name"]) or {}
+            waiting = "waiting" in (st.get("state") or {"waiting": {}})
+            # A container waiting to restart (CrashLoopBackOff) has no log of its own yet: its previous
+            # run's log says why it exited.
+            previous = waiting and bool(st.get("restartCount"))
+            if waiting and not previous:
                 phase = (p.get("status") or {}).get("phase", "unknown")
                 d.notes.append(f"logs unavailable for {pod}/{c['name']}: not started (pod {phase})")
                 continue
+            where = f"{pod}/{c['name']}" + (" (previous run)" if previous else "")
             try:
-                d.logs[f"{pod}/{c['name']}"] = log_tail(pod, namespace, log_lines, c["name"], context)
+                d.logs[where] = log_tail(pod, namespace, log_lines, c["name"], context, previous=previous)
             except KafkalabError as e:
                 d.notes.append(f"logs unavailable for {pod}/{c['name']}: {e.summary}")
     return d
+
+
+def _about(event: Obj, uids: set[str], names: set[tuple[str, str]]) -> bool:
+    involved = event.get("involvedObject") or {}
+    if involved.get("uid"):
+        return involved["uid"] in uids
+    return (involved.get("kind"), involved.get("name")) in names

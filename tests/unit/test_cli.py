@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -21,7 +22,13 @@ def write_nb(path, *sources, parameters):
     nbformat.write(nb, path)
 
 
-def fake_tools(monkeypatch, missing=(), failing=()):
+# What `docker info --format '{{json .}}'` prints, cut to the fields doctor reads (Docker Engine 28 on
+# cgroup v2, 4 CPUs, 16 GiB).
+DOCKER_INFO = {"ServerVersion": "28.2.2", "NCPU": 4, "MemTotal": 16 * 2**30, "CgroupVersion": "2"}
+KUBECTL_CLIENT = {"clientVersion": {"gitVersion": "v1.35.1"}, "kustomizeVersion": "v5.7.1"}
+
+
+def fake_tools(monkeypatch, missing=(), failing=(), docker=None, kubectl=None, kind="v0.31.0", clusters=""):
     """Pretend every tool is installed except `missing`; commands of `failing` tools exit 1."""
     monkeypatch.setattr(cli.shutil, "which", lambda tool: None if tool in missing else f"/usr/bin/{tool}")
     calls = []
@@ -33,10 +40,17 @@ def fake_tools(monkeypatch, missing=(), failing=()):
                 cmd, 1, "", "Cannot connect to the Docker daemon. Is it running?"
             )
         if cmd[:2] == ["docker", "info"]:
-            return subprocess.CompletedProcess(cmd, 0, f"28.2.2 {16 * 2**30}", "")
+            return subprocess.CompletedProcess(cmd, 0, json.dumps({**DOCKER_INFO, **(docker or {})}), "")
+        if cmd[:2] == ["kubectl", "version"] and "json" in cmd:
+            return subprocess.CompletedProcess(cmd, 0, json.dumps(kubectl or KUBECTL_CLIENT), "")
+        if cmd[:2] == ["kind", "version"]:
+            return subprocess.CompletedProcess(cmd, 0, f"kind {kind} go1.25.5 linux/amd64\n", "")
+        if cmd[:3] == ["kind", "get", "clusters"]:
+            return subprocess.CompletedProcess(cmd, 0, clusters, "")
         return subprocess.CompletedProcess(cmd, 0, f"{cmd[0]} version 1.2.3\nmore", "")
 
     monkeypatch.setattr(cli.subprocess, "run", run)
+    monkeypatch.setattr(cli, "_port_free", lambda address, port: True)
     return calls
 
 
@@ -45,8 +59,87 @@ def test_doctor_all_present(monkeypatch):
     result = CliRunner().invoke(cli.main, ["doctor"])
     assert result.exit_code == 0, result.output
     assert "All required tools found" in result.output
-    assert "kind version 1.2.3" in result.output
-    assert "daemon 28.2.2, 16.0 GiB for containers" in result.output
+    assert "kind version   v0.31.0" in result.output
+    assert "daemon 28.2.2" in result.output and "cgroup v2" in result.output
+    assert "kubectl v1.35, node image Kubernetes v1.35" in result.output
+    assert "32100, 32000, 32001, 32002, 32110, 32010 free" in result.output
+    assert "warn" not in result.output
+
+
+def test_doctor_cgroup_v1_with_kubernetes_1_35_says_how_to_patch_the_kubelet(monkeypatch):
+    fake_tools(monkeypatch, docker={"CgroupVersion": "1"})
+    result = CliRunner().invoke(cli.main, ["doctor"])
+    assert result.exit_code == 1
+    assert "MISSING docker cgroup" in result.output
+    assert (
+        "cgroup v1: the kubelet of kindest/node:v1.35.0 (Kubernetes 1.35+) refuses to start" in result.output
+    )
+    assert "kind: KubeletConfiguration" in result.output and "failCgroupV1: false" in result.output
+    assert "--kind-config FILE" in result.output
+
+
+def test_doctor_cgroup_v1_is_fine_with_the_patch_or_an_older_node_image(monkeypatch, tmp_path):
+    from kafkalab import kind, strimzi
+
+    fake_tools(monkeypatch, docker={"CgroupVersion": "1"})
+    patched = tmp_path / "kind.yaml"
+    patched.write_text(strimzi.manifest_path("kind-config.yaml").read_text() + kind.CGROUP_V1_PATCH + "\n")
+    result = CliRunner().invoke(cli.main, ["doctor", "--kind-config", str(patched)])
+    assert result.exit_code == 0, result.output
+    assert "cgroup v1 (kubelet patched: failCgroupV1: false)" in result.output
+    result = CliRunner().invoke(cli.main, ["doctor", "--node-image", "kindest/node:v1.34.0"])
+    assert result.exit_code == 0, result.output
+
+
+def test_doctor_states_what_the_notebooks_request(monkeypatch):
+    need = cli.notebook_requests()
+    # operator 200m/768Mi + kind's pods 950m/290Mi + my-cluster: a 250m/768Mi node, entity operator 200m/512Mi
+    assert need["notebooks 03-05"] == (1600, 2338)
+    assert need["notebook 06"] == (2050, 3618)  # + secure-cluster, the same again
+    fake_tools(monkeypatch, docker={"NCPU": 2, "MemTotal": 3 * 2**30})
+    result = CliRunner().invoke(cli.main, ["doctor"])
+    assert result.exit_code == 0, result.output  # enough for 03-05: warnings only
+    assert "warn    docker cpus    2 CPUs; the notebooks request 1.60 (03-05), 2.05 (06" in result.output
+    assert (
+        "warn    docker memory  3.0 GiB; the notebooks request 2.3 GiB (03-05), 3.5 GiB (06)" in result.output
+    )
+    assert "each Kafka node 768Mi with a 384m heap" in result.output
+    assert "operator 768Mi (its limit raised from Strimzi's 384Mi" in result.output
+    fake_tools(monkeypatch, docker={"NCPU": 1, "MemTotal": 2 * 2**30})
+    result = CliRunner().invoke(cli.main, ["doctor"])
+    assert result.exit_code == 1
+    assert "MISSING docker cpus" in result.output and "MISSING docker memory" in result.output
+
+
+def test_doctor_old_kind_and_kubectl_skew_are_warnings(monkeypatch):
+    fake_tools(monkeypatch, kind="v0.20.0", kubectl={"clientVersion": {"gitVersion": "v1.31.4"}})
+    result = CliRunner().invoke(cli.main, ["doctor"])
+    assert result.exit_code == 0, result.output
+    assert "warn    kind version   v0.20.0, older than v0.31.0" in result.output
+    assert "warn    kubectl skew   kubectl v1.31, node image Kubernetes v1.35" in result.output
+    assert "install kubectl v1.35" in result.output and "2 warning(s) above" in result.output
+
+
+def test_doctor_busy_host_ports(monkeypatch):
+    fake_tools(monkeypatch)
+    monkeypatch.setattr(cli, "_port_free", lambda address, port: port != 32100)
+    result = CliRunner().invoke(cli.main, ["doctor"])
+    assert result.exit_code == 1
+    assert "MISSING host ports     in use: 127.0.0.1:32100" in result.output
+    assert "kind get clusters" in result.output
+    fake_tools(monkeypatch, clusters="kafkalab\n")  # our own cluster holds them: it is reused
+    monkeypatch.setattr(cli, "_port_free", lambda address, port: False)
+    result = CliRunner().invoke(cli.main, ["doctor"])
+    assert result.exit_code == 0 and "kind cluster kafkalab exists (reused)" in result.output
+
+
+def test_port_free_binds_for_real():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        assert cli._port_free("127.0.0.1", s.getsockname()[1]) is False
 
 
 def test_doctor_missing_tools_exit_1_with_hints(monkeypatch):
@@ -194,6 +287,15 @@ def test_down_without_kind_never_touches_the_current_context(monkeypatch, tmp_pa
     assert result.exit_code == 0, result.output
     assert "no kind cluster named kafkalab: nothing to delete" in result.output
     assert not [c for c in calls if c[0] == "kubectl"]
+
+
+def test_down_with_docker_stopped_says_it_could_not_check(monkeypatch):
+    calls = fake_tools(monkeypatch, failing=("docker",))
+    result = CliRunner().invoke(cli.main, ["down"])
+    assert result.exit_code == 1
+    assert "cannot check for kind cluster kafkalab: Docker is not running" in result.output
+    assert "nothing to delete" not in result.output and "start Docker" in result.output
+    assert not [c for c in calls if c[0] in ("kind", "kubectl")]
 
 
 def test_down_keep_cluster_without_any_cluster(monkeypatch, tmp_path):
