@@ -43,7 +43,13 @@ _POSITIVE = {"Ready", "Available", "Progressing", "Established", "NamesAccepted"
 
 
 def summarize(obj: dict) -> tuple[str, str]:
-    """(state, message) of a Kubernetes object from its status, e.g. ("NotReady (Creating)", "")."""
+    """(state, message) of a Kubernetes object from its status, e.g. ("NotReady (Creating)", "").
+
+    A Pod (waits pass the pods they watch too) reads as `kubectl get pods` shows it, with the kubelet's
+    message: ("0/1 ErrImagePull", "rpc error: ... not found").
+    """
+    if obj.get("kind") == "Pod":
+        return kube.pod_status(obj)
     status = obj.get("status") or {}
     parts, message = [], ""
     for cond in status.get("conditions") or []:

@@ -885,6 +885,7 @@ _PULL_UNREACHABLE = (
     "no route to host",
     "tls handshake",
     "temporary failure in name resolution",
+    ": eof",
 )
 _PULL_DENIED = (
     "pull access denied",
