@@ -514,6 +514,9 @@ def run(output, parameters_file, params, hermetic, notebooks, cell_timeout) -> N
         parameters[key] = value
     if isinstance(parameters.get("strimzi_source"), str):
         parameters["strimzi_source"] = _absolute_source(parameters["strimzi_source"])
+    config = parameters.get("kind_config")
+    if isinstance(config, str) and (Path.cwd() / config).is_file():  # else a name in manifests/
+        parameters["kind_config"] = str((Path.cwd() / config).resolve())  # the kernels run in notebooks/
     out = Path(output or f"out/run-{dt.datetime.now():%Y%m%d-%H%M%S}")
     click.echo(f"notebooks → {out}   KUBECONFIG={os.environ.get('KUBECONFIG', '<default>')}")
     for k, v in parameters.items():

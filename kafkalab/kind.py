@@ -11,7 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from kafkalab.errors import KafkalabError, MissingTool
+from kafkalab import kube
+from kafkalab.errors import KafkalabError, MissingTool, ResourceFailed, WaitTimeout
 from kafkalab.strimzi import manifest_path
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "delete_cluster",
     "ensure_cluster",
     "create_error",
+    "SYSTEM_DEPLOYMENTS",
+    "wait_system_pods",
     "require",
 ]
 
@@ -215,6 +218,35 @@ def _left_behind(name: str, stderr: str) -> bool:
         return cluster_exists(name)
     except KafkalabError:
         return False
+
+
+# kind's own Deployments that the notebooks rely on, and why.
+SYSTEM_DEPLOYMENTS = (
+    ("kube-system", "coredns", "CoreDNS (brokers and clients find each other by Service name)"),
+    (
+        "local-path-storage",
+        "local-path-provisioner",
+        "the storage provisioner (it makes the volumes of PersistentVolumeClaims)",
+    ),
+)
+
+
+def wait_system_pods(context: str, timeout: float = 180, progress: kube.Progress | None = None) -> list[str]:
+    """Wait until the kind cluster's system Deployments the notebooks need are rolled out; list them.
+
+    `kind create --wait` only waits for the control plane: CoreDNS or the storage provisioner may still be
+    pulling, or crash-looping (a host without inotify watches, a DNS loop), and Kafka would fail later
+    for a reason far from its cause. A pod that cannot start fails this at once, with its diagnosis.
+    """
+    ready = []
+    for namespace, name, what in SYSTEM_DEPLOYMENTS:
+        try:
+            kube.wait_for_rollout(name, namespace, timeout, progress, context)
+        except (ResourceFailed, WaitTimeout) as e:
+            e.summary = f"{what} is not working: {e.summary}"
+            raise
+        ready.append(f"Deployment {namespace}/{name}")
+    return ready
 
 
 def delete_cluster(name: str = DEFAULT_NAME, timeout: float = 300) -> bool:

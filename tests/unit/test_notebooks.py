@@ -25,6 +25,8 @@ COMMON_PARAMETERS = {
     "kube_context",
     "create_kind_cluster",
     "kind_cluster_name",
+    "kind_config",
+    "kind_node_image",
     "strimzi_source",
     "operator_namespace",
     "namespace",
