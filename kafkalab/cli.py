@@ -245,7 +245,7 @@ def kind_checks(kind_config: str | None, node_image: str | None, kind_name: str)
                 f"cgroup v1: the kubelet of {image.split('@')[0]} (Kubernetes 1.35+) refuses to start on it",
                 hint="best: switch the host (or Docker Desktop's VM) to cgroup v2. Or let the kubelet run "
                 f"on cgroup v1: add to a copy of manifests/kind-config.yaml\n{kind.CGROUP_V1_PATCH}\n"
-                "and pass it: `kafkalab up --kind-config FILE`, notebooks: -p kind_config FILE",
+                "and pass it: `kafkalab up --kind-config FILE`, `kafkalab run -p kind_config=FILE`",
                 kind_only=True,
             )
         )
