@@ -60,6 +60,7 @@ def deployment(name: str, namespace: str, **spec) -> dict:
         "spec": {
             "replicas": 1,
             "minReadySeconds": 3600,
+            "progressDeadlineSeconds": 7200,  # must be above minReadySeconds
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name}},
