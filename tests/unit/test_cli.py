@@ -307,3 +307,23 @@ def test_down_keep_cluster_without_any_cluster(monkeypatch, tmp_path):
     result = CliRunner().invoke(cli.main, ["down", "--keep-cluster"])
     assert result.exit_code == 0, result.output
     assert "no cluster to clean up" in result.output
+
+
+def test_up_passes_the_kind_config_and_node_image(monkeypatch, tmp_path):
+    from kafkalab import kind
+    from kafkalab.errors import KafkalabError
+
+    fake_tools(monkeypatch)
+    asked = {}
+
+    def ensure_cluster(name, config=None, image=None, timeout=None):
+        asked.update(name=name, config=config, image=image)
+        raise KafkalabError("stop here", fix="(test)")
+
+    monkeypatch.setattr(kind, "ensure_cluster", ensure_cluster)
+    own = tmp_path / "kind.yaml"
+    own.write_text("kind: Cluster\n")
+    args = ["up", "--name", "lab", "--kind-config", str(own), "--node-image", "kindest/node:v1.34.0"]
+    result = CliRunner().invoke(cli.main, args)
+    assert result.exit_code == 1 and "stop here" in result.output
+    assert asked == {"name": "lab", "config": str(own), "image": "kindest/node:v1.34.0"}
