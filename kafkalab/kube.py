@@ -516,8 +516,9 @@ class _Expired(Exception):
 
 
 # A watch stream asks the server to end it after at most this many seconds and then watches again from the
-# last version it saw (nothing is missed): that is how a stream notices soon that the wait it served ended.
-_STREAM_SLICE = 10
+# last version it saw (nothing is missed). The waiting thread stops a stream's watch when it is done; this
+# bounds how long a watch it missed (started just as the wait ended) can stay open.
+_STREAM_SLICE = 30
 
 
 def _stream(
@@ -529,12 +530,15 @@ def _stream(
     stop: threading.Event,
     deadline: float,
     context: str | None,
+    watchers: dict[str, k8s_watch.Watch],
 ) -> None:
     """List-then-watch the objects `selector` picks, putting (tag, event type, object) on `out`.
 
     The list gives the current state and the resourceVersion to watch from, so no change can slip in
     between; it is put as (tag, "LIST", [objects]). When the server says our resourceVersion is too old
     (410 Gone) we list again and carry on. An error goes on `out` as (tag, "ERROR", exception).
+    The watch in progress is kept in watchers[tag], so that the waiting thread can end it at once when it
+    is done (Watch.stop() shuts the connection down) rather than leave it open until the server ends it.
     """
     dyn = _dynamic(context)
     try:
@@ -551,7 +555,9 @@ def _stream(
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return
-                    watcher = k8s_watch.Watch()
+                    watcher = watchers[tag] = k8s_watch.Watch()
+                    if stop.is_set():
+                        return
                     with _reachable(context):
                         for event in dyn.watch(
                             res,
@@ -593,13 +599,14 @@ def _watch(
     """
     out: queue.Queue = queue.Queue()
     stop = threading.Event()
+    watchers: dict[str, k8s_watch.Watch] = {}
     streams = [("object", res, {"field_selector": f"metadata.name={name}"})]
     if pods is not None:
         streams.append(("pods", _resource("v1", "Pod", context), {"label_selector": pods.selector}))
     for tag, resource, selector in streams:
         threading.Thread(
             target=_stream,
-            args=(resource, namespace, selector, tag, out, stop, deadline, context),
+            args=(resource, namespace, selector, tag, out, stop, deadline, context, watchers),
             name=f"kafkalab-watch-{tag}-{name}",
             daemon=True,
         ).start()
@@ -634,6 +641,8 @@ def _watch(
                     raise _PodBroken(broken)
     finally:
         stop.set()
+        for watcher in list(watchers.values()):
+            watcher.stop()
 
 
 def _failure(result: str | tuple[str, str] | None) -> tuple[str, str] | None:

@@ -161,6 +161,11 @@ def test_a_missing_image_fails_the_wait_at_once_with_the_kubelets_message(namesp
     assert any(line.endswith(f"0/1 ErrImagePull: {NOT_FOUND}") for line in lines.lines), lines.lines
     text = str(e)
     assert "pods:" in text and f"ErrImagePull: {NOT_FOUND}" in text
+    # the wait's watch threads end with it (their connections are shut), not when the server ends them
+    for thread in threading.enumerate():
+        if thread.name.startswith("kafkalab-watch-"):
+            thread.join(20)
+            assert not thread.is_alive(), f"{thread.name} outlived its wait"
 
 
 def test_a_crash_loop_fails_once_it_repeats(namespace):
