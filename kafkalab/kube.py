@@ -521,6 +521,29 @@ class _Expired(Exception):
 _STREAM_SLICE = 30
 
 
+class _Watch(k8s_watch.Watch):
+    """A Watch that `ended` stops as soon as its stream is open, whenever it opened.
+
+    Watch.stop() shuts the connection of a stream that is open; a stream still being opened when the wait
+    ended would miss that and stay open until the server ends it. Watch.stream() keeps the open response
+    in `_resp`: on setting it, check whether the wait has ended meanwhile.
+    """
+
+    def __init__(self, ended: threading.Event):
+        super().__init__()
+        self._ended = ended
+
+    @property
+    def _resp(self):
+        return self.__dict__.get("_open")
+
+    @_resp.setter
+    def _resp(self, resp) -> None:
+        self.__dict__["_open"] = resp
+        if resp is not None and self._ended.is_set():
+            self.stop()
+
+
 def _stream(
     res,
     namespace: str | None,
@@ -530,7 +553,7 @@ def _stream(
     stop: threading.Event,
     deadline: float,
     context: str | None,
-    watchers: dict[str, k8s_watch.Watch],
+    watchers: dict[str, _Watch],
 ) -> None:
     """List-then-watch the objects `selector` picks, putting (tag, event type, object) on `out`.
 
@@ -555,7 +578,7 @@ def _stream(
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return
-                    watcher = watchers[tag] = k8s_watch.Watch()
+                    watcher = watchers[tag] = _Watch(stop)
                     if stop.is_set():
                         return
                     with _reachable(context):
@@ -599,7 +622,7 @@ def _watch(
     """
     out: queue.Queue = queue.Queue()
     stop = threading.Event()
-    watchers: dict[str, k8s_watch.Watch] = {}
+    watchers: dict[str, _Watch] = {}
     streams = [("object", res, {"field_selector": f"metadata.name={name}"})]
     if pods is not None:
         streams.append(("pods", _resource("v1", "Pod", context), {"label_selector": pods.selector}))
