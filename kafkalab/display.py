@@ -312,23 +312,23 @@ def pods_run_containers(context: str | None = None) -> bool:
     return not nodes or not all(on_paper)
 
 
-def kubectl(command: str, context: str | None = None, timeout: float = 30) -> int | None:
-    """Run `kubectl <command>` as a learner would in a terminal and print its output; return its exit code.
+def kubectl(command: str, context: str | None = None, timeout: float = 30) -> None:
+    """Run `kubectl <command>` as a learner would in a terminal; print its output and a failing exit code.
 
     `context` is passed as `--context` (None: kubectl's current context, as for kafkalab). The command is
-    killed after `timeout` seconds. Prints one line and returns None, without running anything, when
-    kubectl is not installed or when the command needs running containers (`logs`, `exec`, ...) and the
-    cluster's pods have none (the hermetic test cluster).
+    killed after `timeout` seconds. Prints one line instead, without running anything, when kubectl is not
+    installed or when the command needs running containers (`logs`, `exec`, ...) and the cluster's pods
+    have none (the hermetic test cluster). Returns nothing, so a notebook cell shows only kubectl's output.
     """
     argv = shlex.split(command)
     if shutil.which("kubectl") is None:
         print(
             f"skipped `kubectl {command}`: kubectl is not installed (https://kubernetes.io/docs/tasks/tools/)"
         )
-        return None
+        return
     if argv and argv[0] in _CONTAINER_VERBS and not pods_run_containers(context):
         print(f"skipped `kubectl {command}`: this cluster's pods run no containers (KWOK, the hermetic tier)")
-        return None
+        return
     if context:
         argv = ["--context", context, *argv]
     try:
@@ -337,6 +337,7 @@ def kubectl(command: str, context: str | None = None, timeout: float = 30) -> in
         )
     except subprocess.TimeoutExpired:
         print(f"`kubectl {command}` did not finish within {timeout:g} s and was stopped")
-        return None
+        return
     print((done.stdout + done.stderr).rstrip("\n"))
-    return done.returncode
+    if done.returncode:
+        print(f"(kubectl exited with code {done.returncode})")

@@ -306,22 +306,27 @@ def node(kwok: bool) -> dict:
     return {"metadata": {"name": "n", "annotations": {"kwok.x-k8s.io/node": "fake"} if kwok else {}}}
 
 
-def test_kubectl_prints_output_and_returns_the_exit_code(fake_kubectl, capsys):
-    assert display.kubectl("get pods -n kafka -l 'a=b c'", context="kind-x") == 3
-    assert capsys.readouterr().out == "args: --context kind-x get pods -n kafka -l a=b c\nto stderr\n"
+def test_kubectl_prints_output_and_a_failing_exit_code(fake_kubectl, capsys):
+    assert display.kubectl("get pods -n kafka -l 'a=b c'", context="kind-x") is None  # a cell echoes nothing
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "args: --context kind-x get pods -n kafka -l a=b c",
+        "to stderr",
+        "(kubectl exited with code 3)",
+    ]
     display.kubectl("get pods")  # no context: kubectl's current one
     assert capsys.readouterr().out.startswith("args: get pods\n")
 
 
 def test_kubectl_missing_is_one_line(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert display.kubectl("get pods") is None
+    display.kubectl("get pods")
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "kubectl is not installed" in out
 
 
 def test_kubectl_is_bounded(fake_kubectl, capsys):
-    assert display.kubectl("sleep", timeout=0.5) is None
+    display.kubectl("sleep", timeout=0.5)
     assert "did not finish within 0.5 s" in capsys.readouterr().out
 
 
