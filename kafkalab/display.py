@@ -11,13 +11,25 @@ from __future__ import annotations
 
 import html
 import os
+import shlex
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 
 from kafkalab import kube
 
-__all__ = ["progress", "watch_pods", "show_conditions", "use_widgets", "summarize", "pod_state"]
+__all__ = [
+    "progress",
+    "watch_pods",
+    "show_conditions",
+    "use_widgets",
+    "summarize",
+    "pod_state",
+    "kubectl",
+    "pods_run_containers",
+]
 
 
 def use_widgets() -> bool:
@@ -293,3 +305,45 @@ def show_conditions(obj: dict | None, widgets: bool | None = None) -> None:
 def _short(text: str, limit: int = 100) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# kubectl verbs that need a container actually running (KWOK's pods exist only on paper).
+_CONTAINER_VERBS = ("logs", "exec", "attach", "port-forward", "cp")
+
+
+def pods_run_containers(context: str | None = None) -> bool:
+    """False when every node is a KWOK node (the hermetic tier): its pods go Running on paper, run nothing."""
+    nodes = kube.list_objects("v1", "Node", context=context)
+    on_paper = ["kwok.x-k8s.io/node" in (n["metadata"].get("annotations") or {}) for n in nodes]
+    return not nodes or not all(on_paper)
+
+
+def kubectl(command: str, context: str | None = None, timeout: float = 30) -> None:
+    """Run `kubectl <command>` as a learner would in a terminal; print its output and a failing exit code.
+
+    `context` is passed as `--context` (None: kubectl's current context, as for kafkalab). The command is
+    killed after `timeout` seconds. Prints one line instead, without running anything, when kubectl is not
+    installed or when the command needs running containers (`logs`, `exec`, ...) and the cluster's pods
+    have none (the hermetic test cluster). Returns nothing, so a notebook cell shows only kubectl's output.
+    """
+    argv = shlex.split(command)
+    if shutil.which("kubectl") is None:
+        print(
+            f"skipped `kubectl {command}`: kubectl is not installed (https://kubernetes.io/docs/tasks/tools/)"
+        )
+        return
+    if argv and argv[0] in _CONTAINER_VERBS and not pods_run_containers(context):
+        print(f"skipped `kubectl {command}`: this cluster's pods run no containers (KWOK, the hermetic tier)")
+        return
+    if context:
+        argv = ["--context", context, *argv]
+    try:
+        done = subprocess.run(
+            ["kubectl", *argv], capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        print(f"`kubectl {command}` did not finish within {timeout:g} s and was stopped")
+        return
+    print((done.stdout + done.stderr).rstrip("\n"))
+    if done.returncode:
+        print(f"(kubectl exited with code {done.returncode})")

@@ -28,6 +28,19 @@ def is_checked(cell) -> bool:
     )
 
 
+def _coalesce(outputs):
+    """Merge consecutive stdout chunks into one output, as a reader expects one block per cell (nbval
+    compares coalesced streams too, so this changes nothing it checks)."""
+    merged = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if last and out.output_type == last.output_type == "stream" and out.name == last.name:
+            last.text += out.text
+        else:
+            merged.append(out)
+    return merged
+
+
 def strip(nb, name: str):
     """Return nb without papermill's traces and with outputs only in checked cells (raises on a bad one)."""
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
@@ -36,8 +49,9 @@ def strip(nb, name: str):
     )
     position = 0
     for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        cell.metadata = nbformat.from_dict({"tags": tags} if tags else {})
+        # Keep what the author set (tags; `jupyter.source_hidden` folds a solution), drop papermill's timings.
+        kept = {key: cell.metadata[key] for key in ("tags", "jupyter") if cell.metadata.get(key)}
+        cell.metadata = nbformat.from_dict(kept)
         if cell.cell_type != "code":
             continue
         position += 1
@@ -52,6 +66,7 @@ def strip(nb, name: str):
                 "  fix: move warnings/progress into an unchecked cell"
             )
         cell.execution_count = position
+        cell.outputs = _coalesce(cell.outputs)
         for out in cell.outputs:
             if out.output_type == "execute_result":
                 out.execution_count = position

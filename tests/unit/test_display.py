@@ -286,3 +286,55 @@ def test_widget_table_updates_in_place_in_a_jupyterlab_kernel():
     ]
     assert "not created yet" in updates[0]
     assert "NotReady (Creating)" in updates[-2] and "<td style='text-align:left'>Ready</td>" in updates[-1]
+
+
+# ---- kubectl: run for real, with a stand-in `kubectl` on PATH that echoes its arguments ----
+
+
+@pytest.fixture
+def fake_kubectl(tmp_path, monkeypatch):
+    script = tmp_path / "kubectl"
+    script.write_text(
+        '#!/bin/sh\nif [ "$1" = "sleep" ]; then sleep 5; fi\necho "args: $*"\necho "to stderr" >&2\nexit 3\n'
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")  # first: before a real kubectl
+    return script
+
+
+def node(kwok: bool) -> dict:
+    return {"metadata": {"name": "n", "annotations": {"kwok.x-k8s.io/node": "fake"} if kwok else {}}}
+
+
+def test_kubectl_prints_output_and_a_failing_exit_code(fake_kubectl, capsys):
+    assert display.kubectl("get pods -n kafka -l 'a=b c'", context="kind-x") is None  # a cell echoes nothing
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "args: --context kind-x get pods -n kafka -l a=b c",
+        "to stderr",
+        "(kubectl exited with code 3)",
+    ]
+    display.kubectl("get pods")  # no context: kubectl's current one
+    assert capsys.readouterr().out.startswith("args: get pods\n")
+
+
+def test_kubectl_missing_is_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    display.kubectl("get pods")
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "kubectl is not installed" in out
+
+
+def test_kubectl_is_bounded(fake_kubectl, capsys):
+    display.kubectl("sleep", timeout=0.5)
+    assert "did not finish within 0.5 s" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("nodes", "skipped"), [([node(True)], True), ([node(True), node(False)], False)])
+def test_kubectl_logs_skipped_where_pods_run_no_containers(fake_kubectl, monkeypatch, capsys, nodes, skipped):
+    monkeypatch.setattr(kube, "list_objects", lambda *a, **k: nodes)
+    display.kubectl("logs my-pod -n kafka")
+    out = capsys.readouterr().out
+    assert ("pods run no containers" in out) is skipped and ("args: logs" in out) is not skipped
+    display.kubectl("get pods")  # get/describe work on any cluster: the API server answers them
+    assert "args: get pods" in capsys.readouterr().out

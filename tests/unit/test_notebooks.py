@@ -316,3 +316,60 @@ def test_recorder_refuses_stderr_in_a_checked_cell():
 
     with pytest.raises(SystemExit, match="stdout only"):
         _recorder().strip(_executed(new_output("stream", name="stderr", text="WARNING\n")), "x.ipynb")
+
+
+# ---- the course around the checks (issue 11): objectives, key points, exercises, console options ----
+
+DOC_SITES = r"strimzi\.io/docs/operators/1\.2\.0/|kafka\.apache\.org/43/|strimzi\.io/|kind\.sigs\.k8s\.io/"
+DOC_LINK = re.compile(rf"\]\((https://({DOC_SITES})[^)]*)\)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_opens_with_objectives_and_ends_with_key_points(path):
+    nb = load(path)
+    by_id = {c.id: c for c in nb.cells}
+    objectives = by_id.get("objectives")
+    assert objectives is not None and objectives.cell_type == "markdown", (
+        "a markdown cell `objectives` is missing"
+    )
+    assert nb.cells.index(objectives) <= 1, "the objectives come right after the title"
+    goals = [line for line in objectives.source.splitlines() if line.startswith("- ")]
+    assert 3 <= len(goals) <= 4, f"3–4 objectives, found {len(goals)}"
+    assert "**Prerequisites:**" in objectives.source and "**Duration:**" in objectives.source
+    points = by_id.get("key-points")
+    assert points is not None and points.source.startswith("## Key points"), "a `key-points` cell is missing"
+    code_after = [c for c in nb.cells[nb.cells.index(points) :] if c.cell_type == "code"]
+    assert all(c.id == "teardown" or "teardown" in c.source for c in code_after), (
+        "only the clean-up may follow the key points"
+    )
+    links = DOC_LINK.findall(points.source)
+    assert 2 <= len(links) <= 3, f"2–3 links to the pinned Strimzi 1.2.0 / Kafka 4.3 docs, found {len(links)}"
+
+
+EXERCISED = [p for p in NOTEBOOKS if "03" <= p.name[:2] <= "07"]
+
+
+@pytest.mark.parametrize("path", EXERCISED, ids=[p.name for p in EXERCISED])
+def test_exercises_have_folded_solutions(path):
+    nb = load(path)
+    tasks = [c for c in nb.cells if c.cell_type == "markdown" and "**Exercise " in c.source]
+    assert 1 <= len(tasks) <= 3, f"1–3 exercises per notebook, found {len(tasks)}"
+    for task in tasks:
+        following = nb.cells[nb.cells.index(task) + 1]
+        assert following.cell_type == "code" and "solution" in following.metadata.get("tags", []), (
+            f"exercise cell {task.id} must be followed by its solution (a code cell tagged `solution`)"
+        )
+    for cell in nb.cells:
+        if "solution" in cell.metadata.get("tags", []):
+            assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, (
+                f"solution {cell.id} is not folded"
+            )
+            assert "parameters" not in cell.metadata.get("tags", [])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_console_tools_use_kafka_4_3_options(path):
+    # Kafka 4.3 deprecates the console tools' `--property` for --reader-property / --formatter-property
+    for cell in load(path).cells:
+        used = re.search(r"--property\s+\w", cell.source)
+        assert not used, f"cell {cell.id} uses the deprecated --property"
