@@ -121,10 +121,11 @@ class Summary:
 
 
 def notebooks_dir() -> Path:
-    """The suite's notebooks: shipped in the installed package (kafkalab/notebooks), else the checkout's
-    `notebooks/` beside the package (an editable install), else `notebooks/` under the current directory."""
+    """The suite's notebooks: `notebooks/` under the current directory when it holds some (a checkout you
+    work in), else those shipped in the installed package (kafkalab/notebooks), else the checkout's beside
+    the package (an editable install)."""
     here = Path(__file__).resolve().parent
-    for candidate in (here / "notebooks", here.parent / "notebooks", Path.cwd() / "notebooks"):
+    for candidate in (Path.cwd() / "notebooks", here / "notebooks", here.parent / "notebooks"):
         if any(candidate.glob("[0-9][0-9]-*.ipynb")):
             return candidate
     raise NotFound(
@@ -154,10 +155,14 @@ def find_notebooks(directory: Path, names: Sequence[str] | None = None) -> list[
 
 
 def declared_parameters(path: str | os.PathLike) -> set[str]:
-    """The names a notebook's `parameters` cell declares (what papermill may inject into it)."""
-    import papermill
+    """The names a notebook's `parameters` cell declares (what papermill may inject into it), read with
+    papermill's own Python parser (every kafkalab notebook is Python)."""
+    import nbformat
+    from papermill.translators import PythonTranslator
 
-    return set(papermill.inspect_notebook(str(path)))
+    cells = nbformat.read(path, as_version=4).cells
+    cell = next((c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    return {p.name for p in PythonTranslator.inspect(cell)} if cell else set()
 
 
 def run_suite(
