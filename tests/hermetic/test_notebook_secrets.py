@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -21,9 +20,10 @@ import yaml
 
 from kafkalab import clients, kube
 from kafkalab.suite import find_notebooks, notebooks_dir, run_suite
+from tests.hermetic.source import strimzi_source
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = os.environ.get("KAFKALAB_STRIMZI_SOURCE", "/work/shared/strimzi/1.2.0/install/cluster-operator")
+SOURCE = str(strimzi_source())
 
 
 def _scanner():

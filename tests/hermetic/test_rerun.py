@@ -24,6 +24,7 @@ import yaml
 
 from kafkalab import kube
 from kafkalab.suite import find_notebooks, notebooks_dir, run_suite
+from tests.hermetic.source import strimzi_source
 
 pytestmark = [
     pytest.mark.hermetic,
@@ -34,7 +35,7 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = os.environ.get("KAFKALAB_STRIMZI_SOURCE", "/work/shared/strimzi/1.2.0/install/cluster-operator")
+SOURCE = str(strimzi_source())
 
 
 def other_operators(op_ns: str) -> list[str]:
