@@ -249,3 +249,14 @@ def test_down_keep_cluster_without_any_cluster(monkeypatch, tmp_path):
     result = CliRunner().invoke(cli.main, ["down", "--keep-cluster"])
     assert result.exit_code == 0, result.output
     assert "no cluster to clean up" in result.output
+
+
+def test_hermetic_parameters_are_those_of_the_hermetic_parameter_file():
+    import yaml
+
+    tier_file = yaml.safe_load((cli.ROOT / "tests" / "notebooks" / "hermetic.yaml").read_text())
+    ours = cli.hermetic_parameters({})
+    assert "strimzi_source" not in tier_file  # from $KAFKALAB_STRIMZI_SOURCE or the cached release
+    assert {k: v for k, v in ours.items() if k != "strimzi_source"} == {
+        k: tier_file[k] for k in ours if k != "strimzi_source"
+    }
