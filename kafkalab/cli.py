@@ -285,6 +285,9 @@ def run(output, parameters_file, params, tier, hermetic, notebooks, cell_timeout
     for text in params:
         key, value = parse_parameter(text)
         given[key] = value
+    from kafkalab import suite
+
+    suite.find_notebooks(suite.notebooks_dir(), notebooks)  # a wrong -n fails before any cluster starts
     chosen = tiers.choose("hermetic" if hermetic and not tier else tier, given)
     click.echo(f"cluster: {chosen}")
     if chosen.name == "hermetic":

@@ -138,8 +138,8 @@ def choose(requested: str | None, parameters: dict) -> Tier:
         )
     return Tier(
         "hermetic",
-        f"{'; '.join(no_kind)}, so the built-in cluster (real API server and brokers, a stand-in for the "
-        f"operator; no Docker). For real Strimzi on kind: {KIND_HINT}",
+        f"{'; '.join(no_kind)}: the built-in cluster instead (real API server and Kafka brokers, a stand-in "
+        f"for the operator; no Docker). For real Strimzi on kind, {KIND_HINT}",
     )
 
 
