@@ -164,12 +164,20 @@ EOF
   die "node $NODE did not become Ready in 60s" "see $KWOK_DIR/clusters/$CLUSTER/logs/kwok-controller.log"
 
 # ---- Strimzi CRDs only (the operator itself is installed by notebook 02 / tests) ------------------
-# the CRDs out of the install YAML, read (and its operator version checked) by the library itself
+# the CRDs out of the install YAML (a directory of files, one file, or the release URL: cached), unchanged:
+# the API server is the judge of them
 CRDS="$RUN/strimzi-crds.yaml"
 n=$("$PY" - "$STRIMZI_SOURCE" "$CRDS" <<'EOF'
-import sys, yaml
-from kafkalab import strimzi
-crds = [o for o in strimzi.operator_manifests(source=sys.argv[1]) if o["kind"] == "CustomResourceDefinition"]
+import sys
+from pathlib import Path
+import yaml
+from kafkalab import kube, strimzi
+source = sys.argv[1]
+path = strimzi.fetch_release(source) if "://" in source else Path(source)
+files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")) if path.is_dir() else [path]
+crds = [o for f in files for o in kube.load_yaml(f) if o.get("kind") == "CustomResourceDefinition"]
+if not crds:
+    sys.exit(f"no CustomResourceDefinition in {source}")
 with open(sys.argv[2], "w") as f:
     yaml.safe_dump_all(crds, f)
 print(len(crds))
