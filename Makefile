@@ -1,6 +1,8 @@
 # kafkalab — the two commands a user needs:
-#   make run    the whole notebook suite against a kind cluster it creates (needs Docker + kind)
-#   make test   everything CI runs: lint, unit tests, the hermetic cluster, every notebook under nbval
+#   make run    the whole notebook suite on the best cluster this machine can give: kind with the real Strimzi
+#               operator when Docker runs and kind is installed, else the built-in hermetic cluster (started
+#               and stopped for the run); its first line says which and why (kafkalab run --tier overrides)
+#   make test   everything CI runs: lint, unit tests, the hermetic cluster, the notebook suite with its checks
 # Everything slow (Go builds, Kafka jars) is cached in ~/.cache/kafkalab; the venv lives in .venv.
 
 PYTHON ?= python3
@@ -19,10 +21,9 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-## the main job: the notebook suite against a kind cluster (real Strimzi 1.2.0)
+## the main job: the notebook suite on kind (real Strimzi 1.2.0) or, without Docker, the built-in cluster
 run: venv
-	$(VENV)/bin/kafkalab doctor
-	$(VENV)/bin/kafkalab run --output $(OUT)/kind
+	$(VENV)/bin/kafkalab run --output $(OUT)/run $(if $(TIER),--tier $(TIER))
 
 ## the test command CI runs (.ci/run calls exactly this)
 test: venv
@@ -48,9 +49,8 @@ notebooks: venv
 	bash tests/notebooks/run.sh hermetic $(OUT)/hermetic
 
 ## the notebook suite on the hermetic cluster, no Docker needed (executed notebooks in out/hermetic-run)
-hermetic-run: venv hermetic-up
-	. "$${KAFKALAB_HERMETIC_DIR:-/tmp/kafkalab-hermetic}/env" && $(VENV)/bin/kafkalab run --hermetic --output $(OUT)/hermetic-run; \
-	  rc=$$?; bash tests/hermetic/down.sh; exit $$rc
+hermetic-run: venv
+	$(VENV)/bin/kafkalab run --tier hermetic --output $(OUT)/hermetic-run
 
 lab: venv
 	$(PY) -m pip install -q -e '.[lab]'

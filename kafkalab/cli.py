@@ -21,12 +21,12 @@ from pathlib import Path
 
 import click
 
+from kafkalab import tiers
 from kafkalab.errors import KafkalabError
 
 __all__ = ["main", "Check", "doctor_checks", "notebook_requests", "parse_parameter", "hermetic_parameters"]
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout (kafkalab is installed editable from it)
-DEFAULT_STRIMZI_LOCAL = "../shared/strimzi/1.2.0/install/cluster-operator"  # relative to the checkout
 
 INSTALL_HINTS = {
     "docker": "install Docker Desktop (macOS/Windows) or Docker Engine (Linux): https://docs.docker.com/engine/install/",
@@ -376,10 +376,21 @@ def parse_parameter(text: str) -> tuple[str, object]:
 
 
 def hermetic_parameters(environ: dict | None = None) -> dict:
-    """Notebook parameters for the hermetic cluster: no kind, Strimzi from a local dir, current context."""
+    """Notebook parameters for the hermetic cluster (as tests/notebooks/hermetic.yaml): no kind, the current
+    context, Strimzi from $KAFKALAB_STRIMZI_SOURCE or the cached release, short waits, no in-cluster pods."""
+    from kafkalab import strimzi
+
     environ = os.environ if environ is None else environ
-    source = environ.get("KAFKALAB_STRIMZI_SOURCE") or DEFAULT_STRIMZI_LOCAL
-    return {"create_kind_cluster": False, "strimzi_source": _absolute_source(source), "kube_context": None}
+    source = environ.get(strimzi.SOURCE_ENV) or strimzi.RELEASE_URL
+    return {
+        "create_kind_cluster": False,
+        "strimzi_source": _absolute_source(source),
+        "kube_context": None,
+        # brokers are local JVMs and pods go Running on paper: a stuck wait should fail fast
+        "timeout_s": 180,
+        # pods never execute a container there: notebook 05's console producer/consumer cannot run
+        "in_cluster_pods": False,
+    }
 
 
 class _Group(click.Group):
@@ -486,17 +497,30 @@ def up(
     help="YAML file of notebook parameters (e.g. tests/notebooks/kind.yaml).",
 )
 @click.option("-p", "--parameter", "params", multiple=True, metavar="KEY=VALUE", help="Notebook parameter.")
-@click.option("--hermetic", is_flag=True, help="Parameters for the hermetic cluster (no kind).")
+@click.option(
+    "--tier",
+    type=click.Choice(tiers.TIERS),
+    default=None,
+    help="The cluster: kind (Docker + kind, real Strimzi), hermetic (the built-in cluster, no Docker), "
+    "context (the kube context as it is). Default: the best this machine can give.",
+)
+@click.option("--hermetic", is_flag=True, hidden=True, help="Same as --tier hermetic.")
 @click.option("--notebook", "-n", "notebooks", multiple=True, help="Only these notebooks (e.g. -n 03 -n 04).")
 @click.option("--cell-timeout", default=1800, show_default=True, help="Seconds per cell.")
-def run(output, parameters_file, params, hermetic, notebooks, cell_timeout) -> None:
-    """Run the notebook suite in order with papermill; write executed notebooks and a summary.
+@click.option(
+    "--check-outputs/--no-check-outputs",
+    default=True,
+    show_default=True,
+    help="Compare the checked cells (# NBVAL_CHECK_OUTPUT) with their stored outputs, as nbval would.",
+)
+def run(output, parameters_file, params, tier, hermetic, notebooks, cell_timeout, check_outputs) -> None:
+    """Run the notebook suite in order with papermill on the best cluster this machine can give; write the
+    executed notebooks, summary.md/json and junit.xml.
 
-    Parameters come from --parameters-file, then --hermetic, then $KAFKALAB_STRIMZI_SOURCE, then each -p.
+    Parameters come from --parameters-file, then the tier's (hermetic), then $KAFKALAB_STRIMZI_SOURCE, then
+    each -p. Each notebook gets the ones it declares.
     """
     import yaml
-
-    from kafkalab import suite
 
     parameters: dict = {}
     if parameters_file:
@@ -504,9 +528,36 @@ def run(output, parameters_file, params, hermetic, notebooks, cell_timeout) -> N
         if not isinstance(loaded, dict):
             raise click.BadParameter("must be a YAML mapping of name: value", param_hint="--parameters-file")
         parameters.update(loaded)
-    if hermetic:
-        _use_hermetic_env()
-        parameters.update(hermetic_parameters())
+    given = dict(parameters)
+    for text in params:
+        key, value = parse_parameter(text)
+        given[key] = value
+    from kafkalab import suite
+
+    suite.find_notebooks(suite.notebooks_dir(), notebooks)  # a wrong -n fails before any cluster starts
+    chosen = tiers.choose("hermetic" if hermetic and not tier else tier, given)
+    click.echo(f"cluster: {chosen}")
+    if chosen.name == "hermetic":
+        stop = tiers.start_hermetic()
+        try:
+            _use_hermetic_env()
+            parameters.update(hermetic_parameters())
+            _run_suite(output, parameters, params, chosen, notebooks, cell_timeout, check_outputs)
+        finally:
+            if stop:
+                click.echo("stopping the built-in hermetic cluster (it was started for this run) …")
+                tiers.stop_hermetic()
+        return
+    if chosen.name == "kind":
+        parameters.setdefault("create_kind_cluster", True)
+    else:
+        parameters.setdefault("create_kind_cluster", False)
+    _run_suite(output, parameters, params, chosen, notebooks, cell_timeout, check_outputs)
+
+
+def _run_suite(output, parameters, params, chosen, notebooks, cell_timeout, check_outputs) -> None:
+    from kafkalab import suite
+
     if os.environ.get("KAFKALAB_STRIMZI_SOURCE"):
         parameters["strimzi_source"] = os.environ["KAFKALAB_STRIMZI_SOURCE"]
     for text in params:
@@ -521,27 +572,35 @@ def run(output, parameters_file, params, hermetic, notebooks, cell_timeout) -> N
     click.echo(f"notebooks → {out}   KUBECONFIG={os.environ.get('KUBECONFIG', '<default>')}")
     for k, v in parameters.items():
         click.echo(f"  {k} = {v!r}")
+
+    def show(r) -> None:
+        click.echo(f" {r.status} ({r.seconds:.0f}s)")
+        if r.error:
+            click.echo("\n".join("    " + line for line in r.error.splitlines()))
+
     summary = suite.run_suite(
         out,
         parameters,
         notebooks=list(notebooks) or None,
         cell_timeout=cell_timeout,
         on_start=lambda name: click.echo(f"{name} …", nl=False),
-        on_result=lambda r: click.echo(
-            f" {r.status} ({r.seconds:.0f}s)" + (f"\n  {r.error}" if r.error else "")
-        ),
+        on_result=show,
+        check_outputs=check_outputs,
+        tier=str(chosen),
     )
+    if summary.unused:
+        click.echo("declared by no notebook that ran, so not passed: " + ", ".join(summary.unused))
     skipped = [r.notebook for r in summary.results if r.status == "skipped"]
     if skipped:
         click.echo("skipped after the failure: " + ", ".join(skipped))
-    click.echo(f"summary: {out / 'summary.md'}")
+    click.echo(f"summary: {out / 'summary.md'}   JUnit: {out / 'junit.xml'}")
     if not summary.ok:
         failed = summary.failed
         click.echo(
             f"FAILED: {failed.notebook if failed else '?'} — open it in {out} to see the cell.", err=True
         )
         sys.exit(1)
-    click.echo(f"all {len(summary.results)} notebooks passed")
+    click.echo(f"all {len(summary.results)} notebooks passed ({chosen.name})")
 
 
 def _absolute_source(source: str) -> str:
@@ -553,20 +612,19 @@ def _absolute_source(source: str) -> str:
 
 
 def _use_hermetic_env() -> None:
-    """Take KUBECONFIG/KAFKALAB_STRIMZI_SOURCE from the hermetic run dir's env file, unless already set."""
-    env_file = Path(os.environ.get("KAFKALAB_HERMETIC_DIR", "/tmp/kafkalab-hermetic")) / "env"
+    """Point this process (and the kernels it starts) at the hermetic cluster: KUBECONFIG from its run dir's
+    env file, whatever it was before (never a context the user happened to have), and its Strimzi source
+    unless $KAFKALAB_STRIMZI_SOURCE names one."""
+    env_file = tiers.hermetic_dir() / "env"
     if not env_file.is_file():
-        if os.environ.get("KUBECONFIG"):
-            return  # the caller chose the cluster
-        # Without it the notebooks would run against ~/.kube/config's current context, whatever that is.
         raise KafkalabError(
             f"the hermetic cluster is not up ({env_file} does not exist)",
             obj=str(env_file.parent),
-            fix="`make hermetic-up` first (or set KUBECONFIG to the cluster to use)",
+            fix="`make hermetic-up`, or `kafkalab run --tier hermetic` (starts it)",
         )
     for line in env_file.read_text().splitlines():
         key, sep, value = line.removeprefix("export ").partition("=")
-        if sep and key in ("KUBECONFIG", "KAFKALAB_STRIMZI_SOURCE") and not os.environ.get(key):
+        if sep and (key == "KUBECONFIG" or (key == "KAFKALAB_STRIMZI_SOURCE" and not os.environ.get(key))):
             os.environ[key] = value.strip().strip("'\"")
 
 

@@ -7,6 +7,7 @@ through kafkalab.kube; nothing here talks HTTP by itself except fetching the ins
 from __future__ import annotations
 
 import copy
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
@@ -25,11 +26,14 @@ __all__ = [
     "STRIMZI_VERSION",
     "acl",
     "bootstrap_servers",
+    "cache_dir",
+    "default_source",
     "ensure_kafka",
     "ensure_operator",
     "ensure_topic",
     "ensure_user",
     "external_listener",
+    "fetch_release",
     "install_operator",
     "kafka",
     "load_manifest",
@@ -40,6 +44,7 @@ __all__ = [
     "topic",
     "uninstall_operator",
     "user",
+    "verify_install",
     "wait_kafka_ready",
     "wait_topic_ready",
     "wait_user_ready",
@@ -54,6 +59,10 @@ RELEASE_URL = (
     f"strimzi-cluster-operator-{STRIMZI_VERSION}.yaml"
 )
 OPERATOR_DEPLOYMENT = "strimzi-cluster-operator"
+# Environment variable naming a local install source (air-gapped rooms), used wherever none is given.
+SOURCE_ENV = "KAFKALAB_STRIMZI_SOURCE"
+# The CRDs kafkalab creates objects of; each must serve API_VERSION.
+_REQUIRED_CRDS = ("kafkas", "kafkanodepools", "kafkatopics", "kafkausers")
 OPERATOR_IMAGE = f"quay.io/strimzi/operator:{STRIMZI_VERSION}"
 
 # The namespace Strimzi's install files are written for; the operator's namespace replaces it.
@@ -81,19 +90,78 @@ Obj = dict[str, Any]
 # Installing the Cluster Operator
 
 
+def cache_dir() -> Path:
+    """Where the downloaded install YAML is kept: $KAFKALAB_CACHE/strimzi/<version> (~/.cache/kafkalab)."""
+    root = os.environ.get("KAFKALAB_CACHE") or Path.home() / ".cache" / "kafkalab"
+    return Path(root).expanduser() / "strimzi" / STRIMZI_VERSION
+
+
+def default_source() -> str:
+    """The install source to use when none is given: $KAFKALAB_STRIMZI_SOURCE, else the release URL
+    (downloaded once into cache_dir(), then read from there, offline too)."""
+    return os.environ.get(SOURCE_ENV) or RELEASE_URL
+
+
+def verify_install(objs: list[Obj], origin: str | Path) -> None:
+    """Raise unless `objs` are Strimzi STRIMZI_VERSION's Cluster Operator install: the operator image is
+    tagged with the version and the CRDs kafkalab uses serve API_VERSION."""
+    _check_operator_version(objs, origin)
+    group, version = API_VERSION.split("/")
+    served = {
+        o["metadata"]["name"]: [v["name"] for v in o.get("spec", {}).get("versions", []) if v.get("served")]
+        for o in objs
+        if o.get("kind") == "CustomResourceDefinition"
+    }
+    wrong = [
+        f"{plural}.{group} ({', '.join(served.get(f'{plural}.{group}') or ['missing'])})"
+        for plural in _REQUIRED_CRDS
+        if version not in served.get(f"{plural}.{group}", [])
+    ]
+    if wrong:
+        raise KafkalabError(
+            f"{origin} does not serve {API_VERSION} for: {'; '.join(wrong)}",
+            obj=str(origin),
+            fix=f"use Strimzi {STRIMZI_VERSION}'s own install YAML ({RELEASE_URL})",
+        )
+
+
+def fetch_release(url: str = RELEASE_URL) -> Path:
+    """The install YAML at `url` as a local file: from cache_dir() when it is there, else downloaded,
+    verified (verify_install) and stored there for every later use, offline included."""
+    target = cache_dir() / (url.rstrip("/").rpartition("/")[2] or "install.yaml")
+    if target.is_file():
+        return target  # verified before it was stored
+    fix = (
+        f"offline or air-gapped: set {SOURCE_ENV} (or strimzi_source / --strimzi-source) to a local copy — "
+        f"the release's strimzi-cluster-operator-{STRIMZI_VERSION}.yaml or its install/cluster-operator "
+        f"directory — or put that file at {target}"
+    )
+    try:
+        with urllib.request.urlopen(url, timeout=_FETCH_TIMEOUT) as resp:
+            data = resp.read()
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as e:
+        why = getattr(e, "reason", e)
+        raise NotFound(
+            f"cannot download the Strimzi {STRIMZI_VERSION} install YAML from {url}: {why}", obj=url, fix=fix
+        ) from None
+    try:
+        objs = kube.load_yaml(data.decode())
+    except Exception as e:  # noqa: BLE001 - whatever the parser says, the download is not an install YAML
+        raise KafkalabError(
+            f"what {url} returned is not YAML ({type(e).__name__}: {str(e)[:200]})", obj=url, fix=fix
+        ) from None
+    verify_install(objs, url)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(target)  # atomic: a killed download never leaves a file that looks complete
+    return target
+
+
 def _read_source(source: str | Path) -> list[Obj]:
     text = str(source)
     if text.startswith(("http://", "https://")):
-        try:
-            with urllib.request.urlopen(text, timeout=_FETCH_TIMEOUT) as resp:
-                return kube.load_yaml(resp.read().decode())
-        except (urllib.error.URLError, TimeoutError, OSError) as e:
-            raise NotFound(
-                f"cannot download the Strimzi install YAML from {text}: {getattr(e, 'reason', e)}",
-                obj=text,
-                fix="check the network, or pass source= a local copy (the release's YAML file or its "
-                "install/cluster-operator directory)",
-            ) from None
+        return kube.load_yaml(fetch_release(text))
     path = Path(source).expanduser()
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
@@ -107,7 +175,7 @@ def _read_source(source: str | Path) -> list[Obj]:
     raise NotFound(
         f"Strimzi install source {text} is neither a URL, a YAML file nor a directory",
         obj=text,
-        fix=f"pass source= the release URL ({RELEASE_URL}) or a local copy of it",
+        fix=f"pass source= the release URL ({RELEASE_URL}) or a local copy of it (or set {SOURCE_ENV})",
     )
 
 
@@ -122,6 +190,20 @@ def _operator_container(objs: list[Obj], source: str | Path) -> dict:
         obj=str(source),
         fix=f"use strimzi-cluster-operator-{STRIMZI_VERSION}.yaml or the release's install/cluster-operator",
     )
+
+
+def _check_operator_version(objs: list[Obj], origin: str | Path) -> dict:
+    """The operator's container, after checking its image is tagged STRIMZI_VERSION."""
+    container = _operator_container(objs, origin)
+    image = container.get("image", "")
+    if image.rpartition(":")[2] != STRIMZI_VERSION:
+        raise KafkalabError(
+            f"{origin} installs Strimzi {image.rpartition(':')[2] or '?'} ({image}); kafkalab is written for "
+            f"Strimzi {STRIMZI_VERSION}",
+            obj=str(origin),
+            fix=f"use source={RELEASE_URL!r} or a local copy of that release",
+        )
+    return container
 
 
 def operator_manifests(
@@ -141,15 +223,7 @@ def operator_manifests(
     if isinstance(watch_namespaces, str):
         watch_namespaces = [n for n in watch_namespaces.split(",") if n]
     objs = copy.deepcopy(_read_source(source))
-    container = _operator_container(objs, source)
-    image = container.get("image", "")
-    if image.rpartition(":")[2] != STRIMZI_VERSION:
-        raise KafkalabError(
-            f"{source} installs Strimzi {image.rpartition(':')[2] or '?'} ({image}); kafkalab is written for "
-            f"Strimzi {STRIMZI_VERSION}",
-            obj=str(source),
-            fix=f"use source={RELEASE_URL!r} or a local copy of that release",
-        )
+    container = _check_operator_version(objs, source)
     bindings = []
     for obj in objs:
         meta = obj.setdefault("metadata", {})

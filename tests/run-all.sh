@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # `make test`: what CI runs, in order, failing fast, and always taking the hermetic cluster down again.
-#   1. lint (ruff, actionlint on the workflow)   2. unit tests (no cluster)
-#   3. hermetic cluster up (cached builds)       4. hermetic tests (real API server, real brokers, reruns)
-#   5. every notebook: papermill --prepare-only + pytest --nbval-lax     6. hermetic cluster down
+#   1. lint (ruff, actionlint on the workflow)   2. unit tests (no cluster; the wheel built and run)
+#   3. hermetic cluster up (cached builds; Strimzi's YAML from ../shared where it exists, else the cached release)
+#   4. hermetic tests (real API server, real brokers), among them the notebook suite: `kafkalab run` once
+#      with its checked outputs compared as nbval does, the secret scan on it, the suite again, teardown twice
+#      (test_rerun.py; executed notebooks, summary.md and junit.xml in out/hermetic)
+#   5. hermetic cluster down
+# The notebooks are executed by test_rerun.py only: tests/notebooks/run.sh (papermill + nbval) stays for
+# checking your own cluster by hand, and kafkalab.checked is tested to give nbval's verdict.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -36,8 +41,6 @@ bash tests/hermetic/up.sh
 # shellcheck disable=SC1091
 . "${KAFKALAB_HERMETIC_DIR:-/tmp/kafkalab-hermetic}/env"
 
-step "hermetic tests (library, stand-in, brokers, faults, bad inputs, every notebook twice, secret scan)"
-KAFKALAB_RERUN_TEST=1 $PY -m pytest -q tests/hermetic
-
-step "notebooks (papermill + nbval, hermetic parameters)"
-bash tests/notebooks/run.sh hermetic out/hermetic
+step "hermetic tests (library, stand-in, brokers, faults, bad inputs; the notebook suite twice with its checked outputs and secret scan)"
+rm -rf out/hermetic
+KAFKALAB_RERUN_TEST=1 KAFKALAB_SUITE_OUT=out/hermetic $PY -m pytest -q --durations=15 tests/hermetic

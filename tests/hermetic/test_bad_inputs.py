@@ -9,8 +9,6 @@ must raise, what `obj` must name, a word the `fix` must contain, and what must n
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import uuid
 from collections.abc import Callable
@@ -29,12 +27,11 @@ from kafkalab.errors import (
     NotFound,
     ResourceFailed,
 )
+from tests.hermetic.source import install_files, strimzi_source
 
 pytestmark = pytest.mark.hermetic
 
-SOURCE = Path(
-    os.environ.get("KAFKALAB_STRIMZI_SOURCE", "/work/shared/strimzi/1.2.0/install/cluster-operator")
-)
+SOURCE = strimzi_source()
 CLUSTER = "sec"
 ADMIN_USER = "bad-inputs-admin"  # may do anything with every topic: the test's eyes inside Kafka
 TIMEOUT = 120
@@ -232,10 +229,9 @@ def unreachable_api_server(e: Env) -> None:
 
 
 def unknown_strimzi_version(e: Env) -> None:
-    source = e.names["source"] = e.tmp / "strimzi-0.99.0"
-    shutil.copytree(SOURCE, source)
-    dep = source / "060-Deployment-strimzi-cluster-operator.yaml"
-    dep.write_text(dep.read_text().replace("operator:1.2.0", "operator:0.99.0"))
+    source = e.names["source"] = e.tmp / "strimzi-cluster-operator-0.99.0.yaml"
+    bundle = "\n---\n".join(f.read_text() for f in install_files(SOURCE))
+    source.write_text(bundle.replace("operator:1.2.0", "operator:0.99.0"))
     e.names["namespaces"] = [unique("kl-bad-op2"), unique("kl-bad2")]
     op_ns, watched = e.names["namespaces"]
     strimzi.install_operator(op_ns, (watched,), source=source, timeout=TIMEOUT)

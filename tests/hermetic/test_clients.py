@@ -17,6 +17,7 @@ from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailed
 
 from kafkalab import clients, display, kube, strimzi
 from kafkalab.errors import KafkalabError, NotFound
+from tests.hermetic.source import strimzi_source
 
 pytestmark = pytest.mark.hermetic
 
@@ -24,7 +25,7 @@ NS = "kl-clients"
 SECURE_NS = "kl-clients-secure"
 OPERATOR_NS = "kl-clients-op"
 OPEN, SECURE = "open-cluster", "secure-cluster"
-SOURCE = os.environ.get("KAFKALAB_STRIMZI_SOURCE", "/work/shared/strimzi/1.2.0/install/cluster-operator")
+SOURCE = strimzi_source()
 TIMEOUT = 240
 MTLS_LISTENER = {
     "name": "mtls",

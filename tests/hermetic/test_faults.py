@@ -28,10 +28,11 @@ import pytest
 from kubernetes import client
 
 from kafkalab import clients, kube, strimzi
+from tests.hermetic.source import strimzi_source
 
 pytestmark = pytest.mark.hermetic
 
-SOURCE = os.environ.get("KAFKALAB_STRIMZI_SOURCE", "/work/shared/strimzi/1.2.0/install/cluster-operator")
+SOURCE = strimzi_source()
 CLUSTER = "faulty"
 KEYS = 5
 BEFORE, AFTER = 150, 150  # records sent while the broker runs, before the fault and after it is back

@@ -2,28 +2,25 @@
 notebooks' stored outputs, and a real run of the suite on the hermetic cluster checked against the live
 Secrets it created (KafkaUser passwords and JAAS lines, CA keys and keystore passwords).
 
-The suite run uses namespaces of its own, stops before 99-teardown (so the Secrets still exist when the
-outputs are checked) and deletes its namespaces afterwards. Executed notebooks another run left in out/
-(e.g. `make hermetic-run` → out/hermetic-run) are scanned too, for the patterns and the live values.
+The real run is tests/hermetic/test_rerun.py's first pass of the suite (namespaces of its own, stopped before
+99-teardown so the Secrets still exist): it calls assert_no_live_secret below. Executed notebooks another run
+left in out/ (e.g. `make hermetic-run` → out/hermetic-run) are scanned too, for the patterns and the live
+values.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
-from kafkalab import clients, kube
-from kafkalab.suite import find_notebooks, notebooks_dir, run_suite
+from kafkalab import clients
+from kafkalab.suite import notebooks_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = os.environ.get("KAFKALAB_STRIMZI_SOURCE", "/work/shared/strimzi/1.2.0/install/cluster-operator")
 
 
 def _scanner():
@@ -112,38 +109,22 @@ def test_committed_notebooks_store_no_secret():
     assert findings == [], "\n".join(map(str, findings))
 
 
-# ---- a real run --------------------------------------------------------------------------------------
+# ---- a real run: tests/hermetic/test_rerun.py runs the suite once (kafkalab run) and calls this ---------
 
 
-@pytest.mark.hermetic
-def test_executed_notebooks_show_no_live_secret(kubeconfig, tmp_path):
-    kube.reset()
-    params = yaml.safe_load((ROOT / "tests" / "notebooks" / "hermetic.yaml").read_text())
-    suffix = uuid.uuid4().hex[:6]
-    params.update(
-        strimzi_source=SOURCE, namespace=f"kl-secrets-{suffix}", operator_namespace=f"kl-secrets-op-{suffix}"
+def assert_no_live_secret(executed_dir: Path, namespaces: list[str], ran: int) -> None:
+    """No value of a live Secret in `namespaces` (KafkaUser passwords and JAAS lines, CA keys, keystore
+    passwords) in the notebooks executed into `executed_dir`, nor in those other runs left in out/."""
+    secrets = scanner.live_secrets(namespaces)
+    passwords = [w for w in secrets.values() if w.endswith(" password")]
+    assert passwords, (
+        f"no KafkaUser password among the live secrets, nothing to look for: {sorted(secrets.values())}"
     )
-    wanted = [p.name for p in find_notebooks(notebooks_dir()) if not p.name.startswith("99")]
-    out = tmp_path / "executed"
-    try:
-        summary = run_suite(out, params, notebooks=wanted)
-        by_name = {r.notebook: r for r in summary.results}
-        users = [n for n in wanted if n.startswith("06")]
-        assert users and by_name[users[0]].status == "passed", (
-            f"the notebook with users did not run:\n{summary}"
-        )
-        secrets = scanner.live_secrets([params["namespace"], params["operator_namespace"]])
-        passwords = [w for w in secrets.values() if w.endswith(" password")]
-        assert passwords, (
-            f"no KafkaUser password among the live secrets, nothing to look for: {sorted(secrets.values())}"
-        )
-        executed = scanner.notebooks_in([out, *sorted(p for p in (ROOT / "out").glob("*") if p.is_dir())])
-        findings = []
-        for path in executed:
-            findings += scanner.scan(path, secrets)[0]
-        assert findings == [], "\n".join(map(str, findings))
-        ran = [r for r in summary.results if r.status != "skipped"]
-        assert len([p for p in executed if p.parent == out]) == len(ran)
-    finally:
-        for ns in (params["namespace"], params["operator_namespace"]):
-            kube.delete_namespace(ns, timeout=180)
+    executed = scanner.notebooks_in(
+        [executed_dir, *sorted(p for p in (ROOT / "out").glob("*") if p.is_dir() and p != executed_dir)]
+    )
+    findings = []
+    for path in executed:
+        findings += scanner.scan(path, secrets)[0]
+    assert findings == [], "\n".join(map(str, findings))
+    assert len([p for p in executed if p.parent == executed_dir]) == ran

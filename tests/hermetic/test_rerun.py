@@ -1,21 +1,31 @@
-"""Every notebook run twice in a row passes both times, and 99-teardown leaves nothing behind.
+"""The notebook suite on the hermetic cluster, run the way users run it, and run again: the one place
+`make test` executes the notebooks (each check below used to run the suite on its own).
 
-Each notebook (00 … 07, then 99) runs twice in a row with papermill, as a learner re-running it would,
-with the hermetic tier's parameters and namespaces of its own. After the second 99: both namespaces are
-gone; no ClusterRoleBinding still names the operator's namespace (unless another operator ran on the
-cluster meanwhile: uninstall_operator then keeps Strimzi's shared cluster-wide RBAC on purpose); no broker
-JVM or broker state of ours is left in the stand-in; no kernel process is left; and the kernels' temp
-directory ($TMPDIR, one of our own) is empty again (kafkalab.clients writes CA files there and must remove
-them).
+1. `kafkalab run --tier hermetic` (the product's command, as `make run` on a machine without Docker) runs
+   00 … 07 once with namespaces of its own: every notebook passes and every checked cell
+   (`# NBVAL_CHECK_OUTPUT`) prints its stored output after sanitizing (kafkalab.checked, nbval's rules),
+   with junit.xml and summary.md beside the executed notebooks ($KAFKALAB_SUITE_OUT, else a temp dir).
+2. No live secret in those executed notebooks (test_notebook_secrets.assert_no_live_secret), checked while
+   the Secrets still exist.
+3. 00 … 07 again, each on the state the first pass left (a learner re-running the suite), checked outputs
+   compared again; then 99-teardown twice.
+4. After the second 99: both namespaces are gone; no ClusterRoleBinding still names the operator's namespace
+   (unless another operator ran on the cluster meanwhile: uninstall_operator then keeps Strimzi's shared
+   cluster-wide RBAC on purpose); no broker JVM or broker state of ours is left in the stand-in; no kernel
+   process is left; and the kernels' temp directory ($TMPDIR, one of our own) is empty again
+   (kafkalab.clients writes CA files there and must remove them).
 
-Slow (every notebook twice: ~2-3 min on 2 cores, more on a busy machine), so it runs only when asked:
-KAFKALAB_RERUN_TEST=1.
+Slow (the suite twice: ~2-3 min on 2 cores, more on a busy machine), so it runs only when asked:
+KAFKALAB_RERUN_TEST=1 (`make test` sets it).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import psutil
@@ -24,6 +34,8 @@ import yaml
 
 from kafkalab import kube
 from kafkalab.suite import find_notebooks, notebooks_dir, run_suite
+from tests.hermetic.source import strimzi_source
+from tests.hermetic.test_notebook_secrets import assert_no_live_secret
 
 pytestmark = [
     pytest.mark.hermetic,
@@ -34,7 +46,7 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = os.environ.get("KAFKALAB_STRIMZI_SOURCE", "/work/shared/strimzi/1.2.0/install/cluster-operator")
+SOURCE = str(strimzi_source())
 
 
 def other_operators(op_ns: str) -> list[str]:
@@ -73,7 +85,9 @@ def leftovers(
     return left
 
 
-def test_every_notebook_twice_then_teardown_leaves_nothing(kubeconfig, hermetic_dir, tmp_path, monkeypatch):
+def test_the_suite_passes_with_its_checked_outputs_twice_then_teardown_leaves_nothing(
+    kubeconfig, hermetic_dir, tmp_path, monkeypatch
+):
     kube.reset()
     suffix = uuid.uuid4().hex[:6]
     params = yaml.safe_load((ROOT / "tests" / "notebooks" / "hermetic.yaml").read_text())
@@ -88,26 +102,38 @@ def test_every_notebook_twice_then_teardown_leaves_nothing(kubeconfig, hermetic_
     others_seen = bool(other_operators(params["operator_namespace"]))
     notebooks = [p.name for p in find_notebooks(notebooks_dir())]
     assert notebooks[-1].startswith("99"), notebooks
-    results: list[str] = []
-    failed: list[str] = []
+    first = Path(os.environ.get("KAFKALAB_SUITE_OUT") or tmp_path / "suite").resolve()
+    done = False
     try:
-        for name in notebooks:
-            for attempt in (1, 2):
-                (r,) = run_suite(tmp_path / f"run{attempt}", params, notebooks=[name]).results
-                line = f"{name} run {attempt}: {r.status} {r.seconds:.0f}s {r.error}".rstrip()
-                results.append(line)
-                if r.status != "passed":
-                    failed.append(line)
-                    break
-            if failed:
-                break
+        # 1. once, as users run it
+        cli = [sys.executable, "-m", "kafkalab", "run", "--tier", "hermetic", "-o", str(first)]
+        cli += [a for name in notebooks[:-1] for a in ("-n", name)]
+        cli += [
+            a
+            for k in ("strimzi_source", "namespace", "operator_namespace")
+            for a in ("-p", f"{k}={params[k]}")
+        ]
+        proc = subprocess.run(cli, cwd=tmp_path, capture_output=True, text=True, timeout=1800)
+        print(proc.stdout)  # shown with -s or -rP: how long each notebook took
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.stdout.startswith("cluster: hermetic — requested")
+        junit = ET.parse(first / "junit.xml").getroot()
+        assert [c.get("name") for c in junit.iter("testcase")] == notebooks[:-1]
+        assert junit.get("failures") == "0" and junit.get("skipped") == "0"
+
+        # 2. no live secret in what it wrote
+        assert_no_live_secret(first, [params["namespace"], params["operator_namespace"]], len(notebooks) - 1)
+
+        # 3. again, on what the first pass left; then teardown twice
+        again = run_suite(tmp_path / "again", params, notebooks=notebooks[:-1])
+        assert again.ok, f"second pass:\n{again}\n" + "\n".join(r.error for r in again.results if r.error)
+        for attempt in (1, 2):
+            (r,) = run_suite(tmp_path / f"teardown{attempt}", params, notebooks=[notebooks[-1]]).results
+            assert r.status == "passed", f"{r.notebook} run {attempt}: {r.error}"
+        done = True
     finally:
-        if failed or len(results) < 2 * len(notebooks):  # stopped early: clean up what the notebooks made
+        if not done:  # stopped early: clean up what the notebooks made
             run_suite(tmp_path / "cleanup", params, notebooks=[notebooks[-1]])
             for ns in (params["namespace"], params["operator_namespace"]):
                 kube.delete_namespace(ns, timeout=180)
-    report = "\n".join(results)
-    print(report)  # shown with -s or -rP: how long each run of each notebook took
-    assert not failed, report
-    assert len(results) == 2 * len(notebooks), report
-    assert leftovers(params, hermetic_dir, kernel_tmp, kernels_before, others_seen) == [], report
+    assert leftovers(params, hermetic_dir, kernel_tmp, kernels_before, others_seen) == []

@@ -8,21 +8,34 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-STRIMZI_DIR=${KAFKALAB_STRIMZI_DIR:-$ROOT/../shared/strimzi/1.2.0/install/cluster-operator}
 PY=${PY:-$ROOT/.venv/bin/python}
 STANDIN_TIMEOUT=${KAFKALAB_STANDIN_TIMEOUT:-60}
 KUBECONFIG_OUT="$RUN/kubeconfig"
 
 # ---- preconditions: fail before anything is started ------------------------------------------------
 [ -x "$PY" ] || die "no Python at $PY" "create the venv (python3 -m venv .venv && .venv/bin/pip install -e '.[test]') or set PY"
-[ -d "$STRIMZI_DIR" ] || die "Strimzi install dir $STRIMZI_DIR not found" \
-  "set KAFKALAB_STRIMZI_DIR to Strimzi 1.2.0's install/cluster-operator directory"
-STRIMZI_DIR=$(cd "$STRIMZI_DIR" && pwd)
-shopt -s nullglob
-crds=("$STRIMZI_DIR"/04*-Crd-*.yaml)
-shopt -u nullglob
-[ ${#crds[@]} -gt 0 ] || die "no 04*-Crd-*.yaml in $STRIMZI_DIR" \
-  "set KAFKALAB_STRIMZI_DIR to Strimzi 1.2.0's install/cluster-operator directory"
+# Strimzi's install YAML (CRDs installed here; the notebooks install the operator from the same source):
+# $KAFKALAB_STRIMZI_DIR or $KAFKALAB_STRIMZI_SOURCE (a local copy: directory or file), else this machine's
+# copy beside the repository when there is one, else the release asset (downloaded once into the cache).
+LOCAL_COPY="$ROOT/../shared/strimzi/1.2.0/install/cluster-operator"
+STRIMZI_SOURCE=${KAFKALAB_STRIMZI_DIR:-${KAFKALAB_STRIMZI_SOURCE:-}}
+if [ -z "$STRIMZI_SOURCE" ] && [ -d "$LOCAL_COPY" ]; then
+  STRIMZI_SOURCE=$(cd "$LOCAL_COPY" && pwd)
+  say "Strimzi install YAML: $STRIMZI_SOURCE (the local copy beside the repository)"
+elif [ -z "$STRIMZI_SOURCE" ]; then
+  STRIMZI_SOURCE=$("$PY" -c 'from kafkalab import strimzi; print(strimzi.fetch_release())') ||
+    die "no Strimzi 1.2.0 install YAML (the download failed, reason above)" \
+      "set KAFKALAB_STRIMZI_SOURCE to a local copy (the release's YAML file or install/cluster-operator)"
+  say "Strimzi install YAML: $STRIMZI_SOURCE (the release asset, cached)"
+else
+  say "Strimzi install YAML: $STRIMZI_SOURCE"
+fi
+case "$STRIMZI_SOURCE" in
+  *://*) ;;
+  *) [ -e "$STRIMZI_SOURCE" ] || die "Strimzi install source $STRIMZI_SOURCE not found" \
+    "set KAFKALAB_STRIMZI_SOURCE to Strimzi 1.2.0's install/cluster-operator directory or release YAML"
+    STRIMZI_SOURCE=$(realpath "$STRIMZI_SOURCE") ;; # the env file is read from other directories
+esac
 command -v java >/dev/null || die "java not found (the stand-in runs real Kafka brokers on the JVM)" \
   "install a JRE 17+, e.g. apt-get install openjdk-17-jre-headless"
 
@@ -151,12 +164,32 @@ EOF
   die "node $NODE did not become Ready in 60s" "see $KWOK_DIR/clusters/$CLUSTER/logs/kwok-controller.log"
 
 # ---- Strimzi CRDs only (the operator itself is installed by notebook 02 / tests) ------------------
-say "installing ${#crds[@]} Strimzi CRDs from $STRIMZI_DIR"
+# the CRDs out of the install YAML (a directory of files, one file, or the release URL: cached), unchanged:
+# the API server is the judge of them
+CRDS="$RUN/strimzi-crds.yaml"
+n=$("$PY" - "$STRIMZI_SOURCE" "$CRDS" <<'EOF'
+import sys
+from pathlib import Path
+import yaml
+from kafkalab import kube, strimzi
+source = sys.argv[1]
+path = strimzi.fetch_release(source) if "://" in source else Path(source)
+files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")) if path.is_dir() else [path]
+crds = [o for f in files for o in kube.load_yaml(f) if o.get("kind") == "CustomResourceDefinition"]
+if not crds:
+    sys.exit(f"no CustomResourceDefinition in {source}")
+with open(sys.argv[2], "w") as f:
+    yaml.safe_dump_all(crds, f)
+print(len(crds))
+EOF
+) || die "cannot read the Strimzi CRDs from $STRIMZI_SOURCE (reason above)" \
+  "point KAFKALAB_STRIMZI_SOURCE at Strimzi 1.2.0's install/cluster-operator directory or release YAML"
+say "installing $n Strimzi CRDs from $STRIMZI_SOURCE"
 # server-side: the Kafka CRD is larger than the client-side apply annotation allows
-out=$("${KUBECTL[@]}" apply --server-side --force-conflicts "${crds[@]/#/--filename=}" -o name 2>&1) ||
+out=$("${KUBECTL[@]}" apply --server-side --force-conflicts --filename="$CRDS" -o name 2>&1) ||
   die "the API server rejected a Strimzi CRD: $(echo "$out" | grep -v '^customresourcedefinition' | tr -s '\n' ' ' | cut -c1-300)" \
-    "check that $STRIMZI_DIR holds Strimzi 1.2.0's unmodified install files"
-"${KUBECTL[@]}" wait --for=condition=Established --timeout=60s "${crds[@]/#/--filename=}" >/dev/null ||
+    "check that $STRIMZI_SOURCE holds Strimzi 1.2.0's unmodified install files"
+"${KUBECTL[@]}" wait --for=condition=Established --timeout=60s --filename="$CRDS" >/dev/null ||
   die "Strimzi CRDs not Established within 60s" "see $KWOK_DIR/clusters/$CLUSTER/logs/kube-apiserver.log"
 # Established is not yet usable: for a second or so the new resources answer 429 "storage is
 # (re)initializing". Wait until every one can be listed, so the first client (stand-in, notebook) is not
@@ -172,7 +205,7 @@ done
 # ---- the Strimzi stand-in ---------------------------------------------------------------------------
 cat >"$RUN/env" <<EOF
 export KUBECONFIG=$KUBECONFIG_OUT
-export KAFKALAB_STRIMZI_SOURCE=$STRIMZI_DIR
+export KAFKALAB_STRIMZI_SOURCE=$STRIMZI_SOURCE
 export KAFKALAB_HERMETIC_DIR=$RUN
 export KUBECACHEDIR=$KUBECACHEDIR
 EOF

@@ -19,6 +19,8 @@ import nbformat
 import papermill
 import yaml
 
+from kafkalab.suite import declared_parameters
+
 CHECK = "NBVAL_CHECK_OUTPUT"
 
 
@@ -87,10 +89,11 @@ def main(argv=None) -> int:
         executed = os.path.join(args.out, name)
         print(f"record.py: executing {name}", file=sys.stderr, flush=True)
         # Raises PapermillExecutionError on a failing cell: nothing is written back then.
+        declared = declared_parameters(src)  # only these: papermill warns about the others
         papermill.execute_notebook(
             src,
             executed,
-            parameters=params,
+            parameters={k: v for k, v in params.items() if k in declared},
             kernel_name="python3",
             cwd=args.out,
             progress_bar=False,

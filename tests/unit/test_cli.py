@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
-from kafkalab import cli
+from kafkalab import cli, strimzi, tiers
 
 
 def write_nb(path, *sources, parameters):
@@ -205,8 +205,8 @@ def test_parse_parameter_rejects_no_equals():
 def test_hermetic_parameters():
     default = cli.hermetic_parameters({})
     assert default["create_kind_cluster"] is False and default["kube_context"] is None
-    assert default["strimzi_source"] == str((cli.ROOT / cli.DEFAULT_STRIMZI_LOCAL).resolve())
-    assert Path(default["strimzi_source"]).is_absolute()
+    assert default["strimzi_source"] == strimzi.RELEASE_URL  # downloaded once into the cache
+    assert default["in_cluster_pods"] is False and default["timeout_s"] == 180
     url = "https://example.org/strimzi.yaml"
     assert cli.hermetic_parameters({"KAFKALAB_STRIMZI_SOURCE": url})["strimzi_source"] == url
     assert cli.hermetic_parameters({"KAFKALAB_STRIMZI_SOURCE": "/opt/s"})["strimzi_source"] == "/opt/s"
@@ -228,57 +228,101 @@ def checkout(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_run_hermetic_without_the_cluster_says_so(checkout):
-    result = CliRunner().invoke(cli.main, ["run", "--hermetic", "-o", "out/none"])
-    assert result.exit_code == 1
-    assert "the hermetic cluster is not up" in result.output and "make hermetic-up" in result.output
-    assert not (checkout / "out/none").exists()
+@pytest.fixture
+def hermetic(checkout, monkeypatch):
+    """The hermetic cluster's scripts faked at the subprocess edge: up.sh writes the env file as the real one
+    does (or fails with exit code `up_rc`); every call is recorded."""
+    state = {"up_rc": 0, "calls": []}
+    run_dir = checkout / "no-hermetic-dir"
+
+    def run(cmd, **kw):
+        state["calls"].append(Path(cmd[-1]).name)
+        if cmd[-1].endswith("up.sh") and state["up_rc"] == 0:
+            run_dir.mkdir(exist_ok=True)
+            (run_dir / "env").write_text(
+                f"export KUBECONFIG={run_dir}/kubeconfig\nKAFKALAB_STRIMZI_SOURCE=/opt/strimzi\n"
+            )
+            (run_dir / "up.done").touch()
+        return subprocess.CompletedProcess(cmd, state["up_rc"] if cmd[-1].endswith("up.sh") else 0)
+
+    monkeypatch.setattr(tiers.subprocess, "run", run)
+    monkeypatch.delenv("KAFKALAB_STRIMZI_SOURCE", raising=False)
+    return state
 
 
-def test_run_hermetic_with_parameters(checkout, monkeypatch):
-    monkeypatch.setenv("KUBECONFIG", str(checkout / "some-kubeconfig"))  # chosen by the caller
-    result = CliRunner().invoke(cli.main, ["run", "--hermetic", "-p", "message_count=7", "-o", "out/x"])
+def test_run_hermetic_starts_the_cluster_and_stops_it_after(checkout, hermetic, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(checkout / "someone-elses-kubeconfig"))  # never used by hermetic
+    result = CliRunner().invoke(
+        cli.main, ["run", "--tier", "hermetic", "-p", "message_count=7", "-o", "out/x"]
+    )
     assert result.exit_code == 0, result.output
-    assert "create_kind_cluster = False" in result.output
+    assert result.output.splitlines()[0].startswith("cluster: hermetic — requested")
+    assert hermetic["calls"] == ["up.sh", "down.sh"]
+    assert f"KUBECONFIG={checkout}/no-hermetic-dir/kubeconfig" in result.output
+    assert (
+        "create_kind_cluster = False" in result.output and "strimzi_source = '/opt/strimzi'" in result.output
+    )
     assert "00-params.ipynb … passed" in result.output
     executed = (checkout / "out/x/00-params.ipynb").read_text()
     assert "create_kind_cluster False count 7" in executed
-    assert (checkout / "out/x/summary.json").exists()
+    assert "Cluster: hermetic — requested" in (checkout / "out/x/summary.md").read_text()
+
+
+def test_run_hermetic_leaves_a_cluster_that_was_already_up(checkout, hermetic):
+    run_dir = checkout / "no-hermetic-dir"
+    run_dir.mkdir()
+    (run_dir / "up.done").touch()
+    result = CliRunner().invoke(cli.main, ["run", "--hermetic", "-o", "out/z"])
+    assert result.exit_code == 0, result.output
+    assert hermetic["calls"] == ["up.sh"]  # up.sh reused it; nobody stops it
+
+
+def test_run_hermetic_that_cannot_start_says_so(checkout, hermetic):
+    hermetic["up_rc"] = 1
+    result = CliRunner().invoke(cli.main, ["run", "--tier", "hermetic", "-o", "out/none"])
+    assert result.exit_code == 1
+    assert "the built-in hermetic cluster did not start (up.sh exit code 1" in result.output
+    assert not (checkout / "out/none").exists()
+
+
+def test_run_on_the_current_context(checkout, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(checkout / "some-kubeconfig"))  # chosen by the caller
+    result = CliRunner().invoke(cli.main, ["run", "--tier", "context", "-o", "out/x"])
+    assert result.exit_code == 0, result.output
+    assert (
+        result.output.splitlines()[0] == "cluster: context — the current kube context; no cluster is created"
+    )
+    assert "create_kind_cluster False count 1" in (checkout / "out/x/00-params.ipynb").read_text()
 
 
 def test_run_failure_exit_1(checkout):
-    write_nb(checkout / "notebooks/01-fails.ipynb", "1/0", parameters="")
-    result = CliRunner().invoke(cli.main, ["run", "-o", "out/y"])
+    write_nb(
+        checkout / "notebooks/01-fails.ipynb",
+        "from kafkalab.errors import WaitTimeout\n"
+        "raise WaitTimeout('Kafka k/c not Ready in 5s', obj='Kafka k/c', fix='read the events below')",
+        parameters="",
+    )
+    result = CliRunner().invoke(cli.main, ["run", "--tier", "context", "-o", "out/y"])
     assert result.exit_code == 1
-    assert "01-fails.ipynb … failed" in result.output and "ZeroDivisionError" in result.output
+    # the whole error as the notebook shows it, not only its first line
+    assert "01-fails.ipynb … failed" in result.output
+    assert ": WaitTimeout: Kafka k/c not Ready in 5s\n      object: Kafka k/c\n" in result.output
+    assert "      fix: read the events below" in result.output
 
 
 def test_run_default_output_dir(checkout):
-    result = CliRunner().invoke(cli.main, ["run"])
+    result = CliRunner().invoke(cli.main, ["run", "--tier", "context"])
     assert result.exit_code == 0, result.output
     (run_dir,) = (checkout / "out").glob("run-*")
     assert (run_dir / "summary.md").exists()
 
 
 def test_library_error_is_a_message_not_a_traceback(checkout):
-    result = CliRunner().invoke(cli.main, ["run", "-n", "77"])
+    result = CliRunner().invoke(cli.main, ["run", "--tier", "context", "-n", "77"])
     assert result.exit_code == 1
     assert "error: no notebook matches '77'" in result.output
     assert "fix: use a number like 05" in result.output
     assert "Traceback" not in result.output
-
-
-def test_run_hermetic_reads_the_env_file(checkout, monkeypatch):
-    run_dir = checkout / "no-hermetic-dir"
-    run_dir.mkdir()
-    (run_dir / "env").write_text(
-        f"export KUBECONFIG={run_dir}/kubeconfig\nKAFKALAB_STRIMZI_SOURCE=/opt/strimzi\n"
-    )
-    monkeypatch.delenv("KAFKALAB_STRIMZI_SOURCE", raising=False)
-    result = CliRunner().invoke(cli.main, ["run", "--hermetic", "-o", "out/z"])
-    assert result.exit_code == 0, result.output
-    assert f"KUBECONFIG={run_dir}/kubeconfig" in result.output
-    assert "strimzi_source = '/opt/strimzi'" in result.output
 
 
 def test_down_without_kind_never_touches_the_current_context(monkeypatch, tmp_path):
@@ -327,3 +371,14 @@ def test_up_passes_the_kind_config_and_node_image(monkeypatch, tmp_path):
     result = CliRunner().invoke(cli.main, args)
     assert result.exit_code == 1 and "stop here" in result.output
     assert asked == {"name": "lab", "config": str(own), "image": "kindest/node:v1.34.0"}
+
+
+def test_hermetic_parameters_are_those_of_the_hermetic_parameter_file():
+    import yaml
+
+    tier_file = yaml.safe_load((cli.ROOT / "tests" / "notebooks" / "hermetic.yaml").read_text())
+    ours = cli.hermetic_parameters({})
+    assert "strimzi_source" not in tier_file  # from $KAFKALAB_STRIMZI_SOURCE or the cached release
+    assert {k: v for k, v in ours.items() if k != "strimzi_source"} == {
+        k: tier_file[k] for k in ours if k != "strimzi_source"
+    }

@@ -101,7 +101,8 @@ def test_watching_all_namespaces_uses_cluster_role_bindings():
 
 
 @needs_install
-def test_single_file_and_url_sources_give_the_same_objects(tmp_path):
+def test_single_file_and_url_sources_give_the_same_objects(tmp_path, monkeypatch):
+    monkeypatch.setenv("KAFKALAB_CACHE", str(tmp_path / "cache"))  # never the user's cache
     bundle = tmp_path / "strimzi-cluster-operator-1.2.0.yaml"
     bundle.write_text("\n---\n".join(f.read_text() for f in sorted(INSTALL.glob("*.yaml"))))
     from_dir = strimzi.operator_manifests("ops", ["kafka"], INSTALL)
@@ -114,7 +115,7 @@ def test_single_file_and_url_sources_give_the_same_objects(tmp_path):
     try:
         url = f"http://127.0.0.1:{server.server_port}/{bundle.name}"
         assert strimzi.operator_manifests("ops", ["kafka"], url) == from_dir
-        with pytest.raises(NotFound, match="cannot download the Strimzi install YAML"):
+        with pytest.raises(NotFound, match="cannot download the Strimzi 1.2.0 install YAML"):
             strimzi.operator_manifests("ops", ["kafka"], url + ".missing")
     finally:
         server.shutdown()
