@@ -2,11 +2,11 @@
 
 Each notebook (00 … 07, then 99) runs twice in a row with papermill, as a learner re-running it would,
 with the hermetic tier's parameters and namespaces of its own. After the second 99: both namespaces are
-gone; no ClusterRoleBinding still names the operator's namespace (unless another operator or Strimzi resource
-was on the cluster meanwhile: uninstall_operator then keeps Strimzi's shared cluster-wide RBAC on purpose); no broker
-JVM or broker state of ours is left in the stand-in; no kernel process is left; and the kernels' temp
-directory ($TMPDIR, one of our own) is empty again (kafkalab.clients writes CA files there and must remove
-them).
+gone; no ClusterRoleBinding still names the operator's namespace (unless another operator or Strimzi
+resource was on the cluster meanwhile: uninstall_operator then keeps Strimzi's shared cluster-wide RBAC on
+purpose); no broker JVM or broker state of ours is left in the stand-in; no kernel process is left; and
+the kernels' temp directory ($TMPDIR, one of our own) is empty again (kafkalab.clients writes CA files
+there and must remove them).
 
 Slow (every notebook twice: ~2-3 min on 2 cores, more on a busy machine), so it runs only when asked:
 KAFKALAB_RERUN_TEST=1.
