@@ -306,15 +306,11 @@ def delete_resources(
     return kube.delete_owned(objs, context=context, timeout=timeout)
 
 
-def _remaining_kafkas(watched: Sequence[str], context: str | None) -> list[str]:
+def _remaining_kafkas(watched: Sequence[str], context: str | None) -> list[Obj]:
     """Kafka resources that still exist in the namespaces an operator watches ("*": all)."""
     if "*" in watched:
-        return [kube.describe(k) for k in strimzi_resources(None, ("Kafka",), context)]
-    found = []
-    for ns in watched:
-        if kube.get("v1", "Namespace", ns, context=context) is not None:
-            found += [kube.describe(k) for k in strimzi_resources(ns, ("Kafka",), context)]
-    return found
+        return strimzi_resources(None, ("Kafka",), context)
+    return [k for ns in watched for k in strimzi_resources(ns, ("Kafka",), context)]
 
 
 def _set_watched(deployment: Obj, namespaces: Sequence[str], timeout: float, context: str | None) -> None:
@@ -358,11 +354,14 @@ def uninstall_operator(
         )
     if dep is not None:
         watched = _operator_watches(dep) or []
-        ours = [n for n in watch_namespaces if n in watched and n not in ("*", namespace)]
-        others = [n for n in watched if n not in ours]
         remaining = _remaining_kafkas(watched, context)
+        # Stop watching our namespaces only where no Kafka is left (one kafkalab did not make may be).
+        busy = {k["metadata"]["namespace"] for k in remaining}
+        ours = [n for n in watch_namespaces if n in watched and n not in ("*", namespace, *busy)]
+        others = [n for n in watched if n not in ours]
         if remaining:
-            result = kube.Cleanup(kept=[f"{what}: still serves {', '.join(remaining)}, so it stays"])
+            serves = ", ".join(map(kube.describe, remaining))
+            result = kube.Cleanup(kept=[f"{what}: still serves {serves}, so it stays"])
             if ours and "*" not in watched:
                 _set_watched(dep, others, timeout, context)
                 result += kube.delete_owned(_bindings_for(ours, namespace, context), context=context)
