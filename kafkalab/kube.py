@@ -33,6 +33,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.discovery import LazyDiscoverer
 from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+from kubernetes.dynamic.resource import ResourceList
 
 from kafkalab.errors import (
     ClusterUnreachable,
@@ -453,7 +454,9 @@ def namespace_leftovers(name: str, context: str | None = None) -> list[str]:
     with _reachable(context):
         resources = dyn.resources.search(namespaced=True)
     for res in resources:
-        if "/" in res.name or "list" not in (res.verbs or []) or res.kind in _FURNITURE_KINDS:
+        if isinstance(res, ResourceList) or "/" in res.name or "list" not in (res.verbs or []):
+            continue  # a list kind or a subresource: not objects of their own
+        if res.kind in _FURNITURE_KINDS:
             continue
         if (res.group, res.kind) in seen:
             continue  # the same objects served in another version
