@@ -303,7 +303,11 @@ def test_topic_without_cluster_label_is_reported_at_once(namespace):
 
 
 def test_timeout_carries_a_diagnosis(namespace):
-    kube.apply(strimzi.load_manifest("kafka-single-node.yaml", cluster="lonely", namespace=namespace))
+    objs = strimzi.load_manifest("kafka-single-node.yaml", cluster="lonely", namespace=namespace)
+    for obj in objs:  # c1 (an earlier test) has dual-role in this namespace: pool names are per namespace
+        if obj["kind"] == "KafkaNodePool":
+            obj["metadata"]["name"] = "lonely-dual-role"
+    kube.apply(objs)
     start = time.monotonic()
     with pytest.raises(WaitTimeout) as e:
         strimzi.wait_kafka_ready("lonely", namespace, timeout=2)
