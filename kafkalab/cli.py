@@ -636,12 +636,14 @@ def _use_hermetic_env() -> None:
 @click.option(
     "--context", default=None, help="kube context (default: the kind cluster's, else the current one)."
 )
-@click.option("--keep-cluster", is_flag=True, help="Delete only kafkalab's namespace and operator.")
-def down(kind_name, namespace, operator_namespace, strimzi_source, context, keep_cluster) -> None:
-    """Delete the Kafka namespace, the operator, its namespace and (unless --keep-cluster) the kind cluster.
+@click.option("--keep-cluster", is_flag=True, help="Delete only kafkalab's objects, never the kind cluster.")
+@click.option("--timeout", default=300, show_default=True, help="Seconds to wait for each step.")
+def down(kind_name, namespace, operator_namespace, strimzi_source, context, keep_cluster, timeout) -> None:
+    """Delete what kafkalab made: the kind cluster if kafkalab created it, else kafkalab's objects only.
 
-    With a kind cluster to delete, that alone removes everything. Otherwise (--keep-cluster, or a cluster
-    that is not kind's) the objects are deleted from the cluster of --context.
+    Objects go in the order Strimzi needs: users and topics (their finalizers released), Kafka and node
+    pools, the operator (unless it still serves another Kafka), then the namespaces kafkalab created that
+    hold nothing of anyone else's. What is left is listed with the reason.
     """
     from kafkalab import kind, kube, strimzi
     from kafkalab.errors import ClusterUnreachable
@@ -658,17 +660,18 @@ def down(kind_name, namespace, operator_namespace, strimzi_source, context, keep
                 "`kafkalab down` again",
             )
         has_kind = running and kind.cluster_exists(kind_name)
-    if has_kind and not keep_cluster:
-        click.echo(f"deleting kind cluster {kind_name} (everything in it goes with it) …")
+    ours = has_kind and kind.is_ours(kind_name)
+    if ours and not keep_cluster and context is None:
+        click.echo(f"deleting kind cluster {kind_name} (kafkalab made it; everything in it goes with it) …")
         kind.delete_cluster(kind_name)
         click.echo("done")
         return
-    if not keep_cluster and context is None:
+    if has_kind and not ours:
+        click.echo(f"kind cluster {kind_name} was not created by kafkalab: it stays")
+    if not keep_cluster and context is None and not has_kind:
         # Never fall back to whatever the current context is: it may be someone's real cluster.
         click.echo(f"no kind cluster named {kind_name}: nothing to delete")
-        click.echo(
-            "(to remove kafkalab's namespaces from another cluster: down --keep-cluster [--context C])"
-        )
+        click.echo("(to remove kafkalab's objects from another cluster: down --keep-cluster [--context C])")
         return
     if context is None and has_kind:
         context = kind.context_name(kind_name)
@@ -678,18 +681,12 @@ def down(kind_name, namespace, operator_namespace, strimzi_source, context, keep
     except ClusterUnreachable as e:
         click.echo(f"no cluster to clean up ({e.summary})")
         return
+    if not ours or context != kind.context_name(kind_name):
+        click.echo(f"context {where} is not a kind cluster kafkalab made: deleting only what kafkalab marked")
     click.echo(f"cleaning up in context {where}")
-    # The Kafka namespace first, while the operators still run: KafkaTopics carry the Topic Operator's
-    # finalizer, and without it running their namespace would never finish terminating.
-    click.echo(f"deleting namespace {namespace} …")
-    kube.delete_namespace(namespace, context=context)
-    source = strimzi_source or os.environ.get("KAFKALAB_STRIMZI_SOURCE") or strimzi.RELEASE_URL
-    click.echo(f"uninstalling the Strimzi operator from {operator_namespace} …")
-    strimzi.uninstall_operator(
-        namespace=operator_namespace, watch_namespaces=(namespace,), source=source, context=context
-    )
-    click.echo(f"deleting namespace {operator_namespace} …")
-    kube.delete_namespace(operator_namespace, context=context)
+    source = strimzi_source or os.environ.get("KAFKALAB_STRIMZI_SOURCE") or None
+    for step, result in strimzi.teardown(namespace, operator_namespace, source, timeout, context):
+        click.echo(f"{step}: {result}")
     click.echo("done")
 
 

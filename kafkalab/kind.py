@@ -27,6 +27,7 @@ __all__ = [
     "create_error",
     "SYSTEM_DEPLOYMENTS",
     "wait_system_pods",
+    "is_ours",
     "require",
 ]
 
@@ -128,6 +129,7 @@ def ensure_cluster(
     if result.returncode != 0:
         cgroup = _run(["docker", "info", "--format", "{{.CgroupVersion}}"], _QUICK).stdout.strip()
         raise create_error(name, result.stderr, _left_behind(name, result.stderr), cgroup)
+    _mark_nodes(name)
     return context_name(name)
 
 
@@ -249,10 +251,48 @@ def wait_system_pods(context: str, timeout: float = 180, progress: kube.Progress
     return ready
 
 
-def delete_cluster(name: str = DEFAULT_NAME, timeout: float = 300) -> bool:
-    """Delete kind cluster `name`; returns False when there was none."""
+# kafkalab's mark on the nodes of a kind cluster it created (kube.py marks every object the same way).
+MARK = "app.kubernetes.io/managed-by=kafkalab"
+
+
+def _mark_nodes(name: str) -> None:
+    """Label the new cluster's nodes with kafkalab's mark: only a cluster carrying it is ever deleted."""
+    args = ["kubectl", "--context", context_name(name), "label", "nodes", "--all", "--overwrite", MARK]
+    result = _run(args, _QUICK)
+    if result.returncode != 0:
+        raise KafkalabError(
+            f"could not mark kind cluster {name} as kafkalab's: {result.stderr.strip()}",
+            obj=f"kind cluster {name}",
+            fix=f"`{' '.join(args)}` by hand (without the mark kafkalab never deletes the cluster)",
+        )
+
+
+def is_ours(name: str = DEFAULT_NAME) -> bool:
+    """Whether kind cluster `name` exists and kafkalab created it (every node carries kafkalab's mark)."""
     if not cluster_exists(name):
         return False
+    context = context_name(name)
+    every = _run(["kubectl", "--context", context, "get", "nodes", "-o", "name"], _QUICK)
+    marked = _run(["kubectl", "--context", context, "get", "nodes", "-l", MARK, "-o", "name"], _QUICK)
+    if every.returncode != 0 or marked.returncode != 0:
+        return False  # cannot tell: then it is not ours to delete
+    return bool(every.stdout.split()) and sorted(every.stdout.split()) == sorted(marked.stdout.split())
+
+
+def delete_cluster(name: str = DEFAULT_NAME, timeout: float = 300) -> bool:
+    """Delete kind cluster `name` if kafkalab created it; returns False when there was none.
+
+    A kind cluster kafkalab did not create (its nodes lack kafkalab's mark) is never deleted: KafkalabError.
+    """
+    if not cluster_exists(name):
+        return False
+    if not is_ours(name):
+        raise KafkalabError(
+            f"kind cluster {name} was not created by kafkalab (its nodes lack the label {MARK}), "
+            "so kafkalab does not delete it",
+            obj=f"kind cluster {name}",
+            fix=f"if it is yours to remove: `kind delete cluster --name {name}`",
+        )
     result = _run(["kind", "delete", "cluster", "--name", name], timeout)
     if result.returncode != 0:
         raise KafkalabError(

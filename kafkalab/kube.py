@@ -10,11 +10,13 @@ notebook can print, index and change them without learning a client library.
 from __future__ import annotations
 
 import copy
+import getpass
 import json
 import math
 import os
 import queue
 import threading
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -33,6 +35,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.discovery import LazyDiscoverer
 from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+from kubernetes.dynamic.resource import ResourceList
 
 from kafkalab.errors import (
     ClusterUnreachable,
@@ -55,7 +58,20 @@ __all__ = [
     "conditions",
     "current_context",
     "delete",
+    "Cleanup",
+    "CREATED_BY_ANNOTATION",
+    "MANAGED_BY",
+    "MANAGED_BY_LABEL",
+    "PARENT_LABELS",
     "delete_namespace",
+    "delete_namespace_if_ours",
+    "delete_owned",
+    "is_marked",
+    "mark",
+    "namespace_leftovers",
+    "owner",
+    "refusal",
+    "replace",
     "describe",
     "diagnose",
     "ensure_namespace",
@@ -295,25 +311,219 @@ def _server_message(e: ApiException) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------
+# Ownership: kafkalab changes and deletes only what it made
+#
+# Every object kafkalab applies carries the label app.kubernetes.io/managed-by=kafkalab and an annotation
+# saying who made it. apply() refuses an existing object without that mark; teardown (delete_owned,
+# delete_namespace_if_ours) deletes only marked objects. Teams point kafkalab at clusters that hold other
+# people's work, and learners share one cluster: what is not ours is never changed or deleted.
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "kafkalab"
+CREATED_BY_ANNOTATION = "kafkalab.io/created-by"
+# Labels that name the parent an object belongs to (Strimzi's: a KafkaNodePool's, KafkaTopic's or
+# KafkaUser's Kafka). Applying an object with another value would hand one cluster's object to another.
+PARENT_LABELS = ("strimzi.io/cluster",)
+# Kinds that every namespace holds, or that only record what happened: they never keep a namespace alive.
+# A Lease is a lock: it is left behind by whatever held it (an operator's leader election) and guards nothing.
+_FURNITURE_KINDS = {"Event", "Endpoints", "EndpointSlice", "Lease", "PodMetrics"}
+_FURNITURE = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")}
+
+
+def is_marked(obj: Obj | None) -> bool:
+    """True when the object carries kafkalab's mark (it was made by kafkalab)."""
+    labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+    return labels.get(MANAGED_BY_LABEL) == MANAGED_BY
+
+
+def _creator() -> str:
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no user name in a container without /etc/passwd entry
+        who = "unknown"
+    return f"{who}@{socket.gethostname()} with kafkalab"
+
+
+def mark(obj: Obj, existing: Obj | None = None) -> Obj:
+    """A copy of obj with kafkalab's mark; an existing object's created-by annotation is kept as it was."""
+    body = copy.deepcopy(obj)
+    meta = body.setdefault("metadata", {})
+    meta["labels"] = {**(meta.get("labels") or {}), MANAGED_BY_LABEL: MANAGED_BY}
+    made_by = (((existing or {}).get("metadata") or {}).get("annotations") or {}).get(CREATED_BY_ANNOTATION)
+    meta["annotations"] = {**(meta.get("annotations") or {}), CREATED_BY_ANNOTATION: made_by or _creator()}
+    return body
+
+
+def owner(obj: Obj) -> str:
+    """Who an object belongs to, as it says: kafkalab's mark, a managed-by label, or its field managers."""
+    meta = obj.get("metadata") or {}
+    if is_marked(obj):
+        return f"kafkalab ({(meta.get('annotations') or {}).get(CREATED_BY_ANNOTATION, 'made by kafkalab')})"
+    managed_by = (meta.get("labels") or {}).get(MANAGED_BY_LABEL)
+    if managed_by:
+        return f"{MANAGED_BY_LABEL}={managed_by}"
+    managers = sorted({m.get("manager", "?") for m in meta.get("managedFields") or []} - {FIELD_MANAGER})
+    return f"field manager {', '.join(managers)}" if managers else "someone else (it has no mark of kafkalab)"
+
+
+def refusal(body: Obj, existing: Obj | None) -> ManifestRejected | None:
+    """Why applying `body` over `existing` would take over someone else's object (None: it may go ahead).
+
+    Someone else's: it exists without kafkalab's mark, or a parent label (PARENT_LABELS) names another parent.
+    """
+    if existing is None:
+        return None
+    what = describe(existing)
+    if not is_marked(existing):
+        return ManifestRejected(
+            f"{what} already exists and was not made by kafkalab (owner: {owner(existing)}); "
+            "kafkalab changes only what it made (nothing was applied)",
+            obj=what,
+            fix=f"give ours another name (or another namespace), or, if {what} is yours to remove, "
+            "delete it first",
+        )
+    theirs = existing["metadata"].get("labels") or {}
+    ours = (body.get("metadata") or {}).get("labels") or {}
+    for label in PARENT_LABELS:
+        if label in theirs and label in ours and theirs[label] != ours[label]:
+            kind = existing.get("kind", "object")
+            return ManifestRejected(
+                f"{what} belongs to {theirs[label]} (label {label}={theirs[label]}); applying it for "
+                f"{ours[label]} would take it away from {theirs[label]} (nothing was applied)",
+                obj=what,
+                fix=f"{kind} names are unique in a namespace: give {ours[label]}'s {kind} another name "
+                f"(e.g. {ours[label]}-{existing['metadata']['name']}), "
+                f"or put {ours[label]} in its own namespace",
+            )
+    return None
+
+
+@dataclass
+class Cleanup:
+    """What a teardown step deleted, and what it left and why ("Kind ns/name: reason")."""
+
+    deleted: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+    def __add__(self, other: Cleanup) -> Cleanup:
+        return Cleanup(self.deleted + other.deleted, self.kept + other.kept)
+
+    def __str__(self) -> str:
+        lines = [f"deleted {len(self.deleted)}" + (f": {', '.join(self.deleted)}" if self.deleted else "")]
+        lines += [f"left: {k}" for k in self.kept]
+        return "\n".join(lines)
+
+
+def delete_owned(
+    objs_or_refs: Obj | Iterable[Obj],
+    namespace: str | None = None,
+    context: str | None = None,
+    timeout: float = 120,
+) -> Cleanup:
+    """Delete those objects that kafkalab made and wait until they are gone; leave the others and say why.
+
+    Each object is read first: absent ones are skipped, unmarked ones are left (someone else's), and so are
+    ones whose parent label (PARENT_LABELS) differs from the reference's (another cluster's object that
+    happens to have the same name). Waiting until gone includes waiting for finalizers (a KafkaTopic's).
+    """
+    if isinstance(objs_or_refs, dict):
+        objs_or_refs = [objs_or_refs]
+    result = Cleanup()
+    mine = []
+    for ref in objs_or_refs:
+        meta = ref.get("metadata") or {}
+        try:
+            res = _resource(ref.get("apiVersion", ""), ref.get("kind", ""), context)
+        except NotFound:
+            continue  # a kind the server does not serve (its CRD is gone): nothing of it can exist
+        existing = _get(
+            res, meta["name"], _namespace(res, meta.get("namespace") or namespace, context), context
+        )
+        if existing is None:
+            continue
+        if not is_marked(existing):
+            result.kept.append(f"{describe(existing)}: not made by kafkalab (owner: {owner(existing)})")
+            continue
+        refused = refusal(ref, existing)
+        if refused:
+            result.kept.append(f"{describe(existing)}: {refused.summary.split(';')[0]}")
+            continue
+        mine.append(existing)
+    result.deleted = delete(mine, context=context, wait=True, timeout=timeout)
+    return result
+
+
+def namespace_leftovers(name: str, context: str | None = None) -> list[str]:
+    """Objects in a namespace that kafkalab did not make and that would go with it: unmarked, and not the
+    dependents of another object (those go with their owner), and not what every namespace holds."""
+    dyn = _dynamic(context)
+    seen: set[tuple[str, str]] = set()
+    left = []
+    with _reachable(context):
+        resources = dyn.resources.search(namespaced=True)
+    for res in resources:
+        if isinstance(res, ResourceList) or "/" in res.name or "list" not in (res.verbs or []):
+            continue  # a list kind or a subresource: not objects of their own
+        if res.kind in _FURNITURE_KINDS:
+            continue
+        if (res.group, res.kind) in seen:
+            continue  # the same objects served in another version
+        seen.add((res.group, res.kind))
+        try:
+            with _reachable(context):
+                resp = dyn.get(res, namespace=name, serialize=False, _request_timeout=REQUEST_TIMEOUT)
+        except ApiException:
+            continue  # not readable here (an aggregated API that is down): nothing we could delete either
+        for item in json.loads(resp.data).get("items") or []:
+            meta = item.get("metadata") or {}
+            if is_marked(item) or meta.get("ownerReferences") or (res.kind, meta.get("name")) in _FURNITURE:
+                continue
+            left.append(describe({"kind": res.kind, "metadata": meta}))
+    return sorted(left)
+
+
+def delete_namespace_if_ours(name: str, context: str | None = None, timeout: float = 300) -> Cleanup:
+    """Delete a namespace only if kafkalab created it and nothing someone else made is left in it.
+
+    Otherwise the namespace stays and the Cleanup says why (delete kafkalab's objects in it first:
+    delete_owned).
+    """
+    ns = get("v1", "Namespace", name, context=context)
+    if ns is None:
+        return Cleanup()
+    what = f"Namespace {name}"
+    if not is_marked(ns):
+        return Cleanup(kept=[f"{what}: not created by kafkalab (owner: {owner(ns)}), so it stays"])
+    left = namespace_leftovers(name, context)
+    if left:
+        shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+        return Cleanup(kept=[f"{what}: holds objects kafkalab did not make ({shown}), so it stays"])
+    delete_namespace(name, timeout=timeout, context=context)
+    return Cleanup(deleted=[what])
+
+
+# ----------------------------------------------------------------------------------------------------
 # Apply, get, list, delete
 
 
 def apply(
     objs: Obj | Iterable[Obj], namespace: str | None = None, context: str | None = None, dry_run: bool = False
 ) -> list[Obj]:
-    """Server-side apply each object (field manager "kafkalab", conflicts forced); return what was stored.
+    """Server-side apply each object (field manager "kafkalab", marked as kafkalab's); return what is stored.
 
     Namespaced objects without metadata.namespace go to `namespace` (or the context's default namespace).
-    If the server rejects an object (HTTP 4xx), the objects this call had created are deleted again and
-    ManifestRejected is raised, so a half-applied manifest never stays behind; objects that existed before
-    the call are left as they are. A kind the server does not serve raises NotFound before anything is
-    applied. `dry_run=True` asks the server to validate without storing anything.
+    Nothing is written when any object exists and is not kafkalab's, or would move to another parent (see
+    refusal()): ManifestRejected names the object, its owner and the fix. Conflicts with another field
+    manager are not forced: the server's 409 is raised as ManifestRejected. If the server rejects an object,
+    the objects this call created are deleted and those it changed are put back as they were, so a
+    half-applied manifest never stays behind. A kind the server does not serve raises NotFound before
+    anything is applied. `dry_run=True` asks the server to validate without storing anything.
     """
     if isinstance(objs, dict):
         objs = [objs]
     dyn = _dynamic(context)
-    # Resolve every kind and name before changing anything: an unknown kind (a missing CRD, an old
-    # apiVersion) or a nameless object then stops the apply before its first object is created.
+    # Resolve every kind and name, and read what exists, before changing anything: an unknown kind (a missing
+    # CRD, an old apiVersion), a nameless object or someone else's object stops the apply before any write.
     planned = []
     for obj in objs:
         body = copy.deepcopy(obj)
@@ -331,19 +541,22 @@ def apply(
                 fix="give the object a metadata.name",
             )
         planned.append((res, body, meta["name"], ns))
+    before = [_get(res, name, ns, context) for res, _, name, ns in planned]
+    for (_, body, _, _), existing in zip(planned, before, strict=True):
+        refused = refusal(body, existing)
+        if refused:
+            raise refused
     applied: list[Obj] = []
-    created: list[Obj] = []
-    for res, body, name, ns in planned:
-        existed = dry_run or _get(res, name, ns, context) is not None
+    done: list[tuple[Any, Obj | None, Obj]] = []  # (resource, state before, state stored) of each write
+    for (res, body, name, ns), existing in zip(planned, before, strict=True):
         try:
             with _reachable(context):
                 resp = dyn.server_side_apply(
                     res,
-                    body=body,
+                    body=mark(body, existing),
                     name=name,
                     namespace=ns,
                     field_manager=FIELD_MANAGER,
-                    force_conflicts=True,
                     dry_run="All" if dry_run else None,
                     serialize=False,
                     _request_timeout=REQUEST_TIMEOUT,
@@ -351,12 +564,11 @@ def apply(
         except ApiException as e:
             if not _is_rejection(e):
                 raise
-            undone = _undo(created, context)
+            undone = "nothing was stored (dry run)" if dry_run else _undo(done, context)
             raise _rejected(body, e, undone) from None
         stored = _typed(json.loads(resp.data), res)
         applied.append(stored)
-        if not existed:
-            created.append(stored)
+        done.append((res, existing, stored))
     return applied
 
 
@@ -367,15 +579,78 @@ def _is_rejection(e: ApiException) -> bool:
     return e.status == 500 and "failed to create typed patch object" in _server_message(e)
 
 
-def _undo(created: list[Obj], context: str | None) -> str:
-    if not created:
-        return "nothing had been created by this apply"
-    names = ", ".join(describe(o) for o in created)
+def _undo(done: list[tuple[Any, Obj | None, Obj]], context: str | None) -> str:
+    """Delete what this apply created and put back what it changed, newest first; say what was done."""
+    created = [stored for _, before, stored in done if before is None]
+    changed = [
+        (res, before)
+        for res, before, stored in done
+        if before is not None
+        and before["metadata"]["resourceVersion"] != stored["metadata"]["resourceVersion"]
+    ]
+    said = []
+    for res, before in reversed(changed):
+        try:
+            _restore(res, before, context)
+            said.append(f"put back {describe(before)} as it was")
+        except (ApiException, KafkalabError) as e:
+            reason = e.summary if isinstance(e, KafkalabError) else _server_message(e)
+            said.append(f"could not put back {describe(before)}: {reason}")
+    if created:
+        names = ", ".join(describe(o) for o in created)
+        try:
+            delete(list(reversed(created)), context=context, wait=True, timeout=UNDO_TIMEOUT)
+            said.append(f"removed what this apply had created: {names}")
+        except KafkalabError as e:
+            said.append(f"tried to remove what this apply had created ({names}) but: {e.summary}")
+    return "; ".join(said) or "nothing had been changed by this apply"
+
+
+def _restore(res, before: Obj, context: str | None) -> None:
+    """Put an object back to an earlier state of it (metadata, spec and data; status is the controller's)."""
+    current = _get(res, before["metadata"]["name"], before["metadata"].get("namespace"), context)
+    if current is not None:
+        body = copy.deepcopy(before)
+        body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        _replace(res, body, context)
+
+
+def _replace(res, obj: Obj, context: str | None) -> Obj:
+    body = {k: copy.deepcopy(v) for k, v in obj.items() if k != "status"}
+    with _reachable(context):
+        resp = _dynamic(context).replace(
+            res,
+            body=body,
+            namespace=body["metadata"].get("namespace"),
+            field_manager=FIELD_MANAGER,
+            serialize=False,
+            _request_timeout=REQUEST_TIMEOUT,
+        )
+    return _typed(json.loads(resp.data), res)
+
+
+def replace(obj: Obj, context: str | None = None) -> Obj:
+    """Store this whole state of a kafkalab object, as read and then changed (`kubectl replace`).
+
+    Its metadata.resourceVersion makes it safe: if anyone changed the object since it was read, the server
+    refuses (ManifestRejected, status 409) instead of undoing their change. Only kafkalab's objects.
+    """
+    res = _resource(obj.get("apiVersion", ""), obj.get("kind", ""), context)
+    meta = obj.get("metadata") or {}
+    existing = _get(res, meta.get("name", ""), _namespace(res, meta.get("namespace"), context), context)
+    refused = refusal(obj, existing) or (
+        None
+        if existing is not None
+        else NotFound(f"{describe(obj)} does not exist", obj=describe(obj), fix="apply it instead")
+    )
+    if refused:
+        raise refused
     try:
-        delete(list(reversed(created)), context=context, wait=True, timeout=UNDO_TIMEOUT)
-    except KafkalabError as e:
-        return f"tried to remove what this apply had created ({names}) but: {e.summary}"
-    return f"removed what this apply had created: {names}"
+        return _replace(res, obj, context)
+    except ApiException as e:
+        if not _is_rejection(e):
+            raise
+        raise _rejected(obj, e, "nothing was changed") from None
 
 
 def _rejected(body: Obj, e: ApiException, undone: str) -> ManifestRejected:
@@ -386,7 +661,8 @@ def _rejected(body: Obj, e: ApiException, undone: str) -> ManifestRejected:
         403: "you may not do this here: check RBAC (`kubectl auth can-i ...`); a namespace being deleted "
         "also refuses new objects",
         404: "create the namespace first (ensure_namespace) or install the CRD that defines this kind",
-        409: "something else changed it at the same moment: apply again",
+        409: "another field manager (named above) owns these fields and kafkalab does not take them over: "
+        "change them with the tool that set them, or leave them out of what you apply",
     }
     fix = fixes.get(e.status) or (
         f"correct the field the server names (see `kubectl explain {kind}.spec`), then apply again"

@@ -10,7 +10,7 @@
 3. 00 … 07 again, each on the state the first pass left (a learner re-running the suite), checked outputs
    compared again; then 99-teardown twice.
 4. After the second 99: both namespaces are gone; no ClusterRoleBinding still names the operator's namespace
-   (unless another operator ran on the cluster meanwhile: uninstall_operator then keeps Strimzi's shared
+   (unless another operator or Strimzi resource was on the cluster meanwhile: uninstall_operator then keeps Strimzi's shared
    cluster-wide RBAC on purpose); no broker JVM or broker state of ours is left in the stand-in; no kernel
    process is left; and the kernels' temp directory ($TMPDIR, one of our own) is empty again
    (kafkalab.clients writes CA files there and must remove them).
@@ -32,7 +32,7 @@ import psutil
 import pytest
 import yaml
 
-from kafkalab import kube
+from kafkalab import kube, strimzi
 from kafkalab.suite import find_notebooks, notebooks_dir, run_suite
 from tests.hermetic.source import strimzi_source
 from tests.hermetic.test_notebook_secrets import assert_no_live_secret
@@ -64,8 +64,8 @@ def leftovers(
     ns, op_ns = params["namespace"], params["operator_namespace"]
     left = [f"Namespace {n}" for n in (ns, op_ns) if kube.get("v1", "Namespace", n) is not None]
     # Strimzi's cluster-wide RBAC has fixed names, shared by every operator: uninstall_operator keeps it while
-    # another operator runs (on a shared hermetic cluster, other tests' operators may come and go).
-    if not others_seen and not other_operators(op_ns):
+    # another operator runs or any Strimzi resource exists (other tests' may come and go on a shared cluster).
+    if not others_seen and not other_operators(op_ns) and not strimzi.strimzi_resources():
         for crb in kube.list_objects("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"):
             if any(s.get("namespace") == op_ns for s in crb.get("subjects") or []):
                 left.append(f"ClusterRoleBinding {crb['metadata']['name']} (subject in {op_ns})")

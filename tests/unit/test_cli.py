@@ -382,3 +382,33 @@ def test_hermetic_parameters_are_those_of_the_hermetic_parameter_file():
     assert {k: v for k, v in ours.items() if k != "strimzi_source"} == {
         k: tier_file[k] for k in ours if k != "strimzi_source"
     }
+
+
+def test_down_never_deletes_a_kind_cluster_kafkalab_did_not_create(monkeypatch, tmp_path):
+    from kafkalab import kind, kube
+
+    fake_tools(monkeypatch)
+    monkeypatch.setattr(kind, "cluster_exists", lambda name: True)
+    monkeypatch.setattr(kind, "is_ours", lambda name: False)
+    monkeypatch.setattr(
+        kind, "delete_cluster", lambda *a, **kw: pytest.fail("deleted someone's kind cluster")
+    )
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+    kube.reset()
+    result = CliRunner().invoke(cli.main, ["down"])
+    assert result.exit_code == 0, result.output
+    assert "kind cluster kafkalab was not created by kafkalab: it stays" in result.output
+    assert "no cluster to clean up" in result.output  # then only kafkalab's objects in it would go
+
+
+def test_down_deletes_the_kind_cluster_kafkalab_created(monkeypatch):
+    from kafkalab import kind
+
+    fake_tools(monkeypatch)
+    deleted = []
+    monkeypatch.setattr(kind, "cluster_exists", lambda name: True)
+    monkeypatch.setattr(kind, "is_ours", lambda name: True)
+    monkeypatch.setattr(kind, "delete_cluster", lambda name, **kw: deleted.append(name) or True)
+    result = CliRunner().invoke(cli.main, ["down"])
+    assert result.exit_code == 0, result.output
+    assert deleted == ["kafkalab"] and "kafkalab made it" in result.output

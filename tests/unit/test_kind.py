@@ -15,6 +15,7 @@ class FakeShell:
 
     def __init__(self, clusters=(), docker_ok=True, create_error="", cgroup="2", retained=False):
         self.clusters = list(clusters)
+        self.marked: set[str] = set()  # clusters whose node carries kafkalab's label
         self.docker_ok = docker_ok
         self.create_error = create_error
         self.cgroup = cgroup
@@ -40,6 +41,13 @@ class FakeShell:
                 self.clusters.append(args[args.index("--name") + 1])
         elif args[:3] == ["kind", "delete", "cluster"]:
             self.clusters.remove(args[args.index("--name") + 1])
+        elif args[0] == "kubectl":
+            cluster = args[args.index("--context") + 1].removeprefix("kind-")
+            if "label" in args:
+                assert args[-1] == kind.MARK and "--all" in args
+                self.marked.add(cluster)
+            elif "-l" not in args or cluster in self.marked:
+                out = f"node/{cluster}-control-plane\n"
         return subprocess.CompletedProcess(args, rc, out, err)
 
 
@@ -55,9 +63,11 @@ def test_context_name():
     assert kind.context_name("kafkalab") == "kind-kafkalab"
 
 
-def test_creates_a_cluster_with_the_kind_config(shell):
+def test_creates_a_cluster_with_the_kind_config_and_marks_it(shell):
     assert kind.ensure_cluster("lab") == "kind-lab"
-    create = shell.ran[-1]
+    create = shell.ran[-2]
+    assert shell.ran[-1][:4] == ["kubectl", "--context", "kind-lab", "label"]
+    assert kind.is_ours("lab")
     assert create[:5] == ["kind", "create", "cluster", "--name", "lab"]
     assert create[create.index("--config") + 1] == str(strimzi.manifests_dir() / "kind-config.yaml")
 
@@ -71,9 +81,20 @@ def test_reuses_an_existing_cluster(shell):
 
 def test_delete(shell):
     shell.clusters = ["lab"]
+    shell.marked = {"lab"}
     assert kind.delete_cluster("lab") is True
     assert kind.delete_cluster("lab") is False
     assert shell.ran[-1] == ["kind", "get", "clusters"]  # nothing to delete: only asked
+
+
+def test_a_kind_cluster_kafkalab_did_not_create_is_never_deleted(shell):
+    shell.clusters = ["theirs"]
+    assert not kind.is_ours("theirs")
+    with pytest.raises(KafkalabError, match="kind cluster theirs was not created by kafkalab") as e:
+        kind.delete_cluster("theirs")
+    assert "kind delete cluster --name theirs" in e.value.fix
+    assert shell.clusters == ["theirs"]
+    assert not [c for c in shell.ran if c[:2] == ["kind", "delete"]]
 
 
 @pytest.mark.parametrize("missing", ["docker", "kind", "kubectl"])
