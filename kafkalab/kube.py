@@ -15,8 +15,8 @@ import json
 import math
 import os
 import queue
-import threading
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator

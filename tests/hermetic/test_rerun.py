@@ -10,8 +10,8 @@
 3. 00 … 07 again, each on the state the first pass left (a learner re-running the suite), checked outputs
    compared again; then 99-teardown twice.
 4. After the second 99: both namespaces are gone; no ClusterRoleBinding still names the operator's namespace
-   (unless another operator or Strimzi resource was on the cluster meanwhile: uninstall_operator then keeps Strimzi's shared
-   cluster-wide RBAC on purpose); no broker JVM or broker state of ours is left in the stand-in; no kernel
+   (unless another operator or Strimzi resource was on the cluster meanwhile: uninstall_operator then keeps
+   Strimzi's shared cluster-wide RBAC on purpose); no broker JVM or broker state of ours is left in the stand-in; no kernel
    process is left; and the kernels' temp directory ($TMPDIR, one of our own) is empty again
    (kafkalab.clients writes CA files there and must remove them).
 
