@@ -219,7 +219,7 @@ def test_config_and_image_are_passed_to_kind(shell, tmp_path):
     own = tmp_path / "my-kind.yaml"
     own.write_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n")
     kind.ensure_cluster("lab", config=own, image="kindest/node:v1.34.0")
-    create = shell.ran[-1]
+    create = next(args for args in shell.ran if args[:3] == ["kind", "create", "cluster"])
     assert create[create.index("--config") + 1] == str(own)
     assert create[create.index("--image") + 1] == "kindest/node:v1.34.0"
 
