@@ -241,7 +241,6 @@ def _exporter():
         extra_loaders=[jinja2.DictLoader({"kafkalab-handout.html.j2": TEMPLATE})],
         template_file="kafkalab-handout.html.j2",
     )
-    exporter.exclude_input_prompt = False
     return exporter
 
 
