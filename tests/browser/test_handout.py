@@ -149,6 +149,7 @@ def visit(context, url: str) -> tuple[object, list[str]]:
 
 
 def test_every_page_loads_clean_and_offline(run_dir, site, browser_context):
+    """Every page of the site built from a real run, as the reader's browser sees it."""
     base, server = serve(site)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:
@@ -170,6 +171,7 @@ def test_every_page_loads_clean_and_offline(run_dir, site, browser_context):
                 elif anchor:
                     assert page.locator(f'[id="{anchor}"]').count() == 1, f"{name}: no #{anchor}"
             page.screenshot(path=str(SCREENSHOTS / f"handout-{Path(name).stem}.png"), full_page=True)
+            open_folds(page, name)  # the run's own exercises, if its notebooks have any
             page.close()
         index, _ = visit(browser_context, base + "index.html")
         assert index.locator("table a").count() == len(executed)  # the timing table links each one
@@ -180,28 +182,32 @@ def test_every_page_loads_clean_and_offline(run_dir, site, browser_context):
     assert browser_context.blocked == [], f"requests off 127.0.0.1: {browser_context.blocked}"
 
 
-def test_solutions_are_folded_and_open_on_click(site, solution_site, browser_context):
-    checked = 0
-    for directory in (solution_site, site):
-        base, server = serve(directory)
-        try:
-            for html in sorted(directory.glob("*.html")):
-                page, problems = visit(browser_context, base + html.name)
-                assert problems == [], f"{html.name}: {problems}"
-                folds = page.locator("details.kl-solution")
-                for i in range(folds.count()):
-                    fold = folds.nth(i)
-                    body = fold.locator(".jp-Cell").first
-                    assert fold.get_attribute("open") is None and not body.is_visible(), html.name
-                    fold.locator("summary").click()
-                    assert fold.get_attribute("open") is not None and body.is_visible(), html.name
-                    checked += 1
-                if html.name == "01-exercise.html":
-                    assert folds.count() == 1 and page.get_by_text("42", exact=True).is_visible()
-                    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(SCREENSHOTS / "handout-solution-open.png"), full_page=True)
-                page.close()
-        finally:
-            server.shutdown()
-    assert checked >= 1
+def open_folds(page, name: str) -> int:
+    """Check every folded solution on the page is closed, then opens on a click; return how many."""
+    folds = page.locator("details.kl-solution")
+    for i in range(folds.count()):
+        fold = folds.nth(i)
+        body = fold.locator(".jp-Cell").first
+        assert fold.get_attribute("open") is None and not body.is_visible(), f"{name}: solution {i} shown"
+        fold.locator("summary").click()
+        assert fold.get_attribute("open") is not None and body.is_visible(), (
+            f"{name}: solution {i} stays shut"
+        )
+    return folds.count()
+
+
+def test_solutions_are_folded_and_open_on_click(solution_site, browser_context):
+    base, server = serve(solution_site)
+    try:
+        page, problems = visit(browser_context, base + "01-exercise.html")
+        assert problems == []
+        answer = page.get_by_text("42", exact=True)
+        assert not answer.is_visible()
+        assert open_folds(page, "01-exercise.html") == 1
+        assert answer.is_visible()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "handout-solution-open.png"), full_page=True)
+        page.close()
+    finally:
+        server.shutdown()
     assert browser_context.blocked == [], f"requests off 127.0.0.1: {browser_context.blocked}"
