@@ -70,8 +70,8 @@ def site(run_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def solution_site(tmp_path_factory) -> Path:
-    """A one-notebook site with an exercise whose solution is folded, whatever the real run holds."""
+def solution_run(tmp_path_factory) -> Path:
+    """A one-notebook run with an exercise whose solution is folded, whatever the real run holds."""
     import nbformat
 
     run = tmp_path_factory.mktemp("solution-run")
@@ -83,7 +83,12 @@ def solution_site(tmp_path_factory) -> Path:
     nbformat.write(nb, run / "01-exercise.ipynb")
     results = [{"notebook": "01-exercise.ipynb", "status": "passed", "seconds": 1.0, "error": ""}]
     (run / "summary.json").write_text(json.dumps({"ok": True, "parameters": {}, "results": results}))
-    return handout.build_handout(run, tmp_path_factory.mktemp("solution-site") / "handout").directory
+    return run
+
+
+@pytest.fixture(scope="session")
+def solution_site(solution_run, tmp_path_factory) -> Path:
+    return handout.build_handout(solution_run, tmp_path_factory.mktemp("solution-site") / "handout").directory
 
 
 def serve(directory: Path):
@@ -211,3 +216,20 @@ def test_solutions_are_folded_and_open_on_click(solution_site, browser_context):
     finally:
         server.shutdown()
     assert browser_context.blocked == [], f"requests off 127.0.0.1: {browser_context.blocked}"
+
+
+def test_pdf_of_every_page(solution_run, tmp_path):
+    """`kafkalab handout --pdf` prints each page with the same Chromium, nothing fetched off the machine.
+
+    A subprocess: Playwright's sync API cannot start a second time in this thread while the session's
+    browser runs."""
+    out = tmp_path / "handout"
+    cmd = [sys.executable, "-m", "kafkalab.cli", "handout", str(solution_run), "--output", str(out), "--pdf"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pages = sorted(p.stem for p in out.glob("*.html"))
+    pdfs = sorted(out.glob("pdf/*.pdf"))
+    assert [p.stem for p in pdfs] == pages and "index" in pages
+    for pdf in pdfs:
+        data = pdf.read_bytes()
+        assert data.startswith(b"%PDF-") and b"/Type /Page" in data, pdf.name
