@@ -1,4 +1,4 @@
-"""The `kafkalab` command: doctor, up, run, down — thin over the library.
+"""The `kafkalab` command: doctor, up, run, handout, down — thin over the library.
 
 Library errors (KafkalabError) are shown as their readable message (what, which object, the fix) with exit
 code 1, never as a traceback: a person at a terminal needs the fix line, not our stack.
@@ -626,6 +626,20 @@ def _use_hermetic_env() -> None:
         key, sep, value = line.removeprefix("export ").partition("=")
         if sep and (key == "KUBECONFIG" or (key == "KAFKALAB_STRIMZI_SOURCE" and not os.environ.get(key))):
             os.environ[key] = value.strip().strip("'\"")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--output", "-o", default="out/handout", show_default=True, help="Directory for the site.")
+@click.option("--pdf", is_flag=True, help="Also print every page to OUTPUT/pdf/ (headless Chromium).")
+def handout(run_dir, output, pdf) -> None:
+    """Build the handout site (HTML, offline) from RUN_DIR, the output of `kafkalab run --output RUN_DIR`."""
+    from kafkalab import handout as handouts
+
+    made = handouts.build_handout(run_dir, output, pdf=pdf)
+    click.echo(f"{len(made.pages)} pages → {made.index}")
+    if made.pdfs:
+        click.echo(f"{len(made.pdfs)} PDFs → {made.pdfs[0].parent}")
 
 
 @main.command()
