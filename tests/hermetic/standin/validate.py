@@ -84,6 +84,7 @@ class PoolPlan:
     roles: tuple[str, ...]
     replicas: int
     node_ids: tuple[int, ...]
+    heap: str | None = None  # jvmOptions -Xmx of the pool (else of spec.kafka)
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def kafka_plan(kafka: dict, pools: list[dict]) -> KafkaPlan:
         )
     metadata_version = str(kspec.get("metadataVersion") or METADATA_VERSIONS[version])
 
-    pool_plans = _pools(name, pools)
+    pool_plans = _pools(name, pools, (kspec.get("jvmOptions") or {}).get("-Xmx"))
     listeners = _listeners(kspec.get("listeners") or [])
 
     authorization = kspec.get("authorization") or {}
@@ -166,7 +167,7 @@ def kafka_plan(kafka: dict, pools: list[dict]) -> KafkaPlan:
     )
 
 
-def _pools(cluster: str, pools: list[dict]) -> tuple[PoolPlan, ...]:
+def _pools(cluster: str, pools: list[dict], heap: str | None = None) -> tuple[PoolPlan, ...]:
     if not pools:
         raise Refusal("InvalidConfigurationException", f"No KafkaNodePools found for Kafka cluster {cluster}")
     if all(int((p.get("spec") or {}).get("replicas") or 0) <= 0 for p in pools):
@@ -201,10 +202,10 @@ def _pools(cluster: str, pools: list[dict]) -> tuple[PoolPlan, ...]:
         raise Refusal(
             "InvalidResourceException", f"The Kafka cluster {cluster} is invalid: [{', '.join(errors)}]"
         )
-    return _assign_node_ids(pools)
+    return _assign_node_ids(pools, heap)
 
 
-def _assign_node_ids(pools: list[dict]) -> tuple[PoolPlan, ...]:
+def _assign_node_ids(pools: list[dict], heap: str | None = None) -> tuple[PoolPlan, ...]:
     """Node IDs as Strimzi hands them out: a pool keeps its IDs (status), new nodes take the lowest free."""
     ordered = sorted(pools, key=lambda p: p["metadata"]["name"])
     kept: dict[str, list[int]] = {}
@@ -224,7 +225,8 @@ def _assign_node_ids(pools: list[dict]) -> tuple[PoolPlan, ...]:
                 next_id += 1
             ids.append(next_id)
             used.add(next_id)
-        plans.append(PoolPlan(name, tuple(spec.get("roles") or ()), len(ids), tuple(sorted(ids))))
+        pool_heap = (spec.get("jvmOptions") or {}).get("-Xmx") or heap
+        plans.append(PoolPlan(name, tuple(spec.get("roles") or ()), len(ids), tuple(sorted(ids)), pool_heap))
     return tuple(plans)
 
 
