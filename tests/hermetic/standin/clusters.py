@@ -141,12 +141,20 @@ class Cluster:
                 proxy.close()
             self.proxies.clear()
             nodes = list(self.nodes.values())
+        # all at once: one by one, the last controllers would wait for a quorum that is already gone
         errors = []
-        for node in nodes:
+
+        def stop(node: Broker) -> None:
             try:
                 node.stop()
             except Exception as e:  # noqa: BLE001 - stop the others anyway
                 errors.append(e)
+
+        threads = [threading.Thread(target=stop, args=(n,)) for n in nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         if errors:
             raise errors[0]
 
