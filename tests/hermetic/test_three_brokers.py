@@ -89,6 +89,18 @@ def test_controller_only_pools_and_scale_up_remove_nothing():
     assert {p.name: p.node_ids for p in plan.pools} == {"brokers": (1, 2, 3, 4), "ctrl": (0, 5, 6)}
 
 
+def test_remove_node_ids_annotation_picks_the_nodes_a_scale_down_removes():
+    pool = _pool("brokers", 2, status_ids=[1, 2, 3, 4])
+    pool["metadata"]["annotations"] = {
+        "strimzi.io/remove-node-ids": "[2, 9]"
+    }  # 9 is not there: then the highest
+    plan = kafka_plan(_kafka(), [_pool("ctrl", 1, roles=("controller",), status_ids=[0]), pool])
+    assert {p.name: p.node_ids for p in plan.pools}["brokers"] == (1, 3)
+    pool["metadata"]["annotations"] = {"strimzi.io/remove-node-ids": "[4-1]"}
+    plan = kafka_plan(_kafka(), [_pool("ctrl", 1, roles=("controller",), status_ids=[0]), pool])
+    assert {p.name: p.node_ids for p in plan.pools}["brokers"] == (1, 2)
+
+
 def test_skip_annotation_is_read_like_strimzi():
     assert not skip_check(_kafka())
     assert skip_check(_kafka({"strimzi.io/skip-broker-scaledown-check": "true"}))
