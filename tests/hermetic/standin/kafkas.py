@@ -37,6 +37,7 @@ __all__ = ["is_ready", "reconcile_kafka"]
 log = logging.getLogger("standin.kafka")
 
 BROKER_START_TIMEOUT = 120.0
+CLUSTER_START_TIMEOUT = 300.0  # per node, when several start together and share the machine's cores
 ISR_TIMEOUT = 60.0  # how long a restarted broker may take to catch up before the roll moves on anyway
 
 
@@ -207,7 +208,7 @@ def _start_all(cluster: Cluster, nodes: list[Broker], specs: dict) -> None:
         nodes[0].start(specs[nodes[0].node_id], timeout=BROKER_START_TIMEOUT)
     else:
         with ThreadPoolExecutor(len(nodes)) as pool:
-            futures = [pool.submit(n.start, specs[n.node_id], BROKER_START_TIMEOUT) for n in nodes]
+            futures = [pool.submit(n.start, specs[n.node_id], CLUSTER_START_TIMEOUT) for n in nodes]
         errors = [f.exception() for f in futures if f.exception() is not None]
         if errors:
             raise errors[0]
