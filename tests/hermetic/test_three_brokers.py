@@ -161,12 +161,19 @@ def node_pid(state: Path, pool: str, node_id: int) -> int | None:
 
 
 def describe(conn: dict, topic: str) -> list[dict]:
-    admin = KafkaAdminClient(**conn)
-    try:
-        (desc,) = admin.describe_topics([topic])
-        return sorted(desc["partitions"], key=lambda p: p["partition_index"])
-    finally:
-        admin.close()
+    """The topic's partitions; asked again when the metadata still names a broker that just went away."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            admin = KafkaAdminClient(**conn)
+            try:
+                (desc,) = admin.describe_topics([topic])
+                return sorted(desc["partitions"], key=lambda p: p["partition_index"])
+            finally:
+                admin.close()
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
 
 
 def cluster_brokers(conn: dict) -> list[dict]:
