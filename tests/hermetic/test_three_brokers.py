@@ -361,7 +361,7 @@ def test_scale_up_adds_a_broker_and_scale_down_of_a_broker_holding_replicas_is_r
     wait_for("the topic gone from the brokers", lambda: topic not in _topics(conn))
     pid = node_pid(state, "extra", 3)
     nudge(ns)
-    # (the stand-in does not unregister the removed broker from the KRaft metadata, as Strimzi does)
+    # (the removed broker stays registered in the KRaft metadata, fenced: the stand-in does not unregister it)
     wait_for(
         "its JVM stopped", lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
     )
