@@ -141,7 +141,7 @@ def kafka_left(e: Env) -> list[str]:
     """A refused Kafka got no broker, no pods, no listener addresses (and is deleted after the case)."""
     name = e.names["kafka"]
     left = [f"pod {p}" for p in pods_of(name, e.ns)]
-    if (e.broker_state(name) / "broker" / "broker.pid").exists():
+    if any(e.broker_state(name).glob("*/broker.pid")):
         left.append(f"a broker JVM for {name} ({e.broker_state(name)})")
     if e.names.get("listeners"):
         left.append(f"listener addresses in its status: {e.names['listeners']}")

@@ -1,13 +1,15 @@
 """Real Kafka 4.3.1 JVMs started by tests/hermetic/standin/broker.py, reached with kafka-python.
 
-Needs Java 17+ and the Kafka jars (fetched once by fetch-kafka.sh). Two brokers are shared per module: an
-open one (plaintext, TLS, SCRAM listeners) and a secured one (StandardAuthorizer, SCRAM and mTLS listeners).
+Needs Java 17+ and the Kafka jars (fetched once by fetch-kafka.sh). Two single-node clusters are shared per
+module: an open one (plaintext, TLS, SCRAM listeners) and a secured one (StandardAuthorizer, SCRAM and mTLS
+listeners); one more test runs a controller-only node with two broker-only ones.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -31,7 +33,15 @@ from kafka.admin import (
 )
 from kafka.errors import KafkaTimeoutError, TopicAuthorizationFailedError
 
-from tests.hermetic.standin.broker import Broker, BrokerError, BrokerSpec, ListenerSpec, fetch_kafka
+from tests.hermetic.standin.broker import (
+    Broker,
+    BrokerError,
+    BrokerSpec,
+    ClusterSecrets,
+    ListenerSpec,
+    admin_config,
+    fetch_kafka,
+)
 from tests.hermetic.standin.ca import ClusterCA
 
 pytestmark = pytest.mark.hermetic
@@ -276,27 +286,22 @@ def test_restart_keeps_topics_data_cluster_id_and_ports(broker, ca, libs):
         again.stop()
 
 
-def test_port_taken_while_down_is_replaced(open_broker):
-    # Another process binds the plain listener's port and the controller's while the broker is down.
+def test_port_taken_while_down_moves_the_node_to_a_new_address(open_broker):
+    # Another process binds the plain listener's port on the node's address while the node is down.
     stopped_after_first_start(open_broker)
-    old_plain = open_broker.ports["plain"]
-    old_ctrl = open_broker._state["internal_ports"]["STANDIN_CONTROLLER"]
-    squatters = []
-    for port in (old_plain, old_ctrl):
-        s = socket.socket()
-        s.bind(("127.0.0.1", port))
-        s.listen()
-        squatters.append(s)
+    old, plain = open_broker.address, open_broker.ports["plain"]
+    squatter = socket.socket()
+    squatter.bind((old, plain))
+    squatter.listen()
     try:
         open_broker.start(OPEN_SPEC)
-        assert open_broker.ports["plain"] != old_plain
-        assert f"port {old_plain} of listener plain is taken" in open_broker.log_tail(1000)
+        assert open_broker.address != old and open_broker.ports["plain"] == plain  # a pod's ports stay
+        assert f"a port on {old} is taken" in open_broker.log_tail(1000)
         topic = topic_name()
-        produce({"bootstrap_servers": open_broker.bootstrap("plain")}, topic, [b"new port"])
-        assert consume({"bootstrap_servers": open_broker.bootstrap("plain")}, topic, 1) == [b"new port"]
+        produce({"bootstrap_servers": open_broker.bootstrap("plain")}, topic, [b"new address"])
+        assert consume({"bootstrap_servers": open_broker.bootstrap("plain")}, topic, 1) == [b"new address"]
     finally:
-        for s in squatters:
-            s.close()
+        squatter.close()
 
 
 def test_stop_leaves_no_process(broker):
@@ -408,3 +413,52 @@ def test_java_command_line_names_the_state_dir(secured):
     cmdline = " ".join(psutil.Process(secured.pid).cmdline())
     assert str(secured.state_dir) in cmdline
     assert os.getpgid(secured.pid) == secured.pid  # its own process group, stopped as one
+
+
+# -- roles: a controller-only node and broker-only nodes ------------------------------------------------
+
+
+def test_controller_only_and_broker_only_nodes_form_one_cluster(tmp_path, ca, libs):
+    """As pools with `roles: [controller]` and `roles: [broker]`: the quorum is the controller alone, the
+    brokers replicate between their own addresses, and the controller serves no client listener."""
+    secrets = ClusterSecrets(tmp_path / "cluster.json")
+    controller = Broker("ctl", tmp_path / "ctl", ca, libs, node_id=0, roles=("controller",), secrets=secrets)
+    brokers = [
+        Broker(f"b{i}", tmp_path / f"b{i}", ca, libs, node_id=i, roles=("broker",), secrets=secrets)
+        for i in (1, 2)
+    ]
+    listeners = [ListenerSpec("plain", port=9092)]
+    voters = ((0, controller.prepare(BrokerSpec(listeners))),)
+    spec = BrokerSpec(listeners, voters=voters, brokers=2)
+    nodes = [controller, *brokers]
+    threads = [threading.Thread(target=n.start, args=(spec, 120)) for n in nodes]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(n.running for n in nodes), [n.log_tail(5) for n in nodes if not n.running]
+        assert len({n.address for n in nodes}) == 3
+        assert "process.roles=controller\n" in (controller.state_dir / "server.properties").read_text()
+        assert not socket_open(controller.address, 9092)  # no client listener on a controller
+        admin = KafkaAdminClient(**admin_config([b.admin_address for b in brokers], secrets))
+        try:
+            assert sorted(b["broker_id"] for b in admin.describe_cluster()["brokers"]) == [1, 2]
+            topic = topic_name()
+            admin.create_topics([NewTopic(topic, 2, 2)])
+        finally:
+            admin.close()
+        conn = {"bootstrap_servers": brokers[0].bootstrap("plain")}
+        produce(conn, topic, [b"two copies"])
+        assert consume({"bootstrap_servers": brokers[1].bootstrap("plain")}, topic, 1) == [b"two copies"]
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+def socket_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False

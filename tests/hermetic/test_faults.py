@@ -54,7 +54,7 @@ def kafka_cluster(kubeconfig, hermetic_dir):
         kube.apply(strimzi.load_manifest("kafka-single-node.yaml", cluster=CLUSTER, namespace=ns))
         strimzi.wait_kafka_ready(CLUSTER, ns, timeout=240)
         conn = clients.connection(CLUSTER, ns, "external")
-        yield ns, conn, hermetic_dir / "standin" / ns / CLUSTER / "broker"
+        yield ns, conn, hermetic_dir / "standin" / ns / CLUSTER / "dual-role-0"  # <pool>-<node id>
     finally:
         for name in (ns, op_ns):
             kube.delete_namespace(name, timeout=180)

@@ -12,8 +12,8 @@
 4. After the second 99: both namespaces are gone; no ClusterRoleBinding still names the operator's namespace
    (unless another operator or Strimzi resource was on the cluster meanwhile: uninstall_operator then keeps
    Strimzi's shared cluster-wide RBAC on purpose); no broker JVM or broker state of ours is left in the
-   stand-in; no kernel process is left; and the kernels' temp directory ($TMPDIR, one of our own) is empty again
-   (kafkalab.clients writes CA files there and must remove them).
+   stand-in; no kernel process is left; and the kernels' temp directory ($TMPDIR, one of our own) is empty
+   again (kafkalab.clients writes CA files there and must remove them).
 
 Slow (the suite twice: ~2-3 min on 2 cores, more on a busy machine), so it runs only when asked:
 KAFKALAB_RERUN_TEST=1 (`make test` sets it).

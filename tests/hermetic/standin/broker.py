@@ -1,20 +1,27 @@
-"""One real Apache Kafka 4.3.1 broker (a JVM, KRaft combined mode, node id 0) on 127.0.0.1.
+"""One real Apache Kafka 4.3.1 node (a JVM in KRaft mode) on a loopback address of its own.
 
-The Strimzi stand-in runs one of these per `Kafka` resource. Each Strimzi listener becomes a broker listener
-(its name upper-cased) on its own 127.0.0.1 port. Two more listeners are ours alone; their names hold an
-underscore, which Strimzi listener names ([a-z0-9]{1,11}) never do:
+The Strimzi stand-in runs one of these per node of a Kafka's KafkaNodePools, as Strimzi runs one pod per node:
+each node gets its own address (127.A.B.C, A >= 1: distinct from 127.0.0.1 and from every other node on the
+machine, like a pod IP) and on it the ports its pod would have. Its roles are its pool's
+(`process.roles`: broker, controller or both); the controller quorum is every controller-role node of the
+cluster. Each Strimzi listener becomes a broker listener (its name upper-cased) on its spec port. Two more
+listeners are ours alone; their names hold an underscore, which Strimzi listener names ([a-z0-9]{1,11}) never
+do:
 
-- STANDIN_ADMIN       SASL_PLAINTEXT, SCRAM-SHA-512 user `standin-admin` (seeded when the storage is
-                      formatted; a super user under the authorizer). The stand-in manages topics, users and
-                      ACLs through it, and the broker uses it as its inter-broker listener.
-- STANDIN_CONTROLLER  the KRaft controller listener, SASL_PLAINTEXT with PLAIN: SCRAM cannot authenticate the
-                      controller (its credentials live in the metadata log the controller serves), and an
-                      anonymous PLAINTEXT controller would need `User:ANONYMOUS` as a super user, which would
-                      make every unauthenticated learner listener a super user too.
+- STANDIN_ADMIN       port 9091 (Strimzi's replication port), SASL_PLAINTEXT, SCRAM-SHA-512 user
+                      `standin-admin` (seeded when the storage is formatted; a super user under the
+                      authorizer). The stand-in manages topics, users and ACLs through it, and the brokers
+                      replicate over it.
+- STANDIN_CONTROLLER  port 9090 (Strimzi's control plane port), the KRaft controller listener,
+                      SASL_PLAINTEXT with PLAIN: SCRAM cannot authenticate the controller (its
+                      credentials live in the metadata log the controller serves), and an anonymous
+                      PLAINTEXT controller would need `User:ANONYMOUS` as a super user, which would make
+                      every unauthenticated learner listener a super user too.
 
-Everything lives in the state directory: `state.json` (cluster id, ports, admin password — kept so a restart,
-like Strimzi rolling a pod, keeps the cluster id, the data and the addresses), `data/`, `server.properties`,
-`broker.log` (the JVM's output), `broker.pid`. The JVM command line names the state directory, so a cleanup
+Everything of a node lives in its state directory: `state.json` (its address and ports — kept so a restart,
+like Strimzi re-creating a pod, keeps the node's data and address), `data/`, `server.properties`, `broker.log`
+(the JVM's output), `broker.pid`. What the nodes of one cluster share (cluster id, the admin and controller
+passwords) lives in one `ClusterSecrets` file. The JVM command line names the state directory, so a cleanup
 script can find a leftover JVM by path.
 """
 
@@ -40,13 +47,19 @@ from pathlib import Path
 from .ca import ClusterCA
 
 __all__ = [
+    "ADMIN_PORT",
     "ADMIN_USER",
+    "CONTROLLER_PORT",
     "Broker",
     "BrokerError",
     "BrokerSpec",
+    "ClusterSecrets",
     "FORBIDDEN_CONFIG_PREFIXES",
     "ListenerSpec",
+    "admin_config",
+    "claim_port",
     "fetch_kafka",
+    "free_port",
 ]
 
 KAFKA_VERSION = "4.3.1"
@@ -54,6 +67,8 @@ ADMIN_USER = "standin-admin"
 ADMIN_LISTENER = "STANDIN_ADMIN"
 CONTROLLER_LISTENER = "STANDIN_CONTROLLER"
 CONTROLLER_USER = "standin-controller"
+CONTROLLER_PORT = 9090  # a Strimzi pod's control plane port (tcp-ctrlplane)
+ADMIN_PORT = 9091  # a Strimzi pod's replication port (tcp-replication): inter-broker traffic and the operator
 HERMETIC = Path(__file__).resolve().parents[1]
 FETCH_SCRIPT = HERMETIC / "fetch-kafka.sh"
 LOG4J_CONFIG = HERMETIC / "kafka" / "log4j2.xml"
@@ -76,8 +91,8 @@ JVM_OPTS = [
 
 CDS_DUMP_GRACE = 90  # seconds a stop() waits for a JVM that is writing the class-data archive
 
-# Ports come from below the kernel's ephemeral range (usually 32768-60999), so an outgoing connection made
-# while a broker is down for a restart cannot take the port the broker will come back on.
+# Ports of the bootstrap proxies on 127.0.0.1 (bootstrap.py) come from below the kernel's ephemeral range
+# (usually 32768-60999), so an outgoing connection made while a proxy is closed cannot take its port.
 PORT_RANGE = (20000, 32000)
 
 # Strimzi owns these keys of spec.kafka.config and ignores a user's value for them (with a warning); the
@@ -94,7 +109,7 @@ ALLOWED_CONFIG = (
 )  # fmt: skip
 
 # One broker: internal topics cannot have more replicas than that. spec.kafka.config may still set them
-# (Strimzi's examples do, to 1 for a single node).
+# (Strimzi's examples do, to 1 for a single node). With more brokers Kafka's own defaults hold, as on Strimzi.
 SINGLE_NODE_DEFAULTS = {
     "offsets.topic.replication.factor": "1",
     "transaction.state.log.replication.factor": "1",
@@ -107,28 +122,35 @@ SINGLE_NODE_DEFAULTS = {
     # A consumer group's first member should not wait 3 s for company that will not come.
     "group.initial.rebalance.delay.ms": "0",
 }
+MULTI_NODE_DEFAULTS = {"group.initial.rebalance.delay.ms": "0"}
 
 
 @dataclass
 class ListenerSpec:
     """One Strimzi listener: `name` as in spec.kafka.listeners[].name; authentication None, "scram-sha-512"
-    or "tls"."""
+    or "tls"; `port` its spec port (None: the next free one from 9092)."""
 
     name: str
     tls: bool = False
     authentication: str | None = None
+    port: int | None = None
 
 
 @dataclass
 class BrokerSpec:
-    """What a broker is configured from: the Kafka resource's listeners, `authorization: simple`, and
-    spec.kafka.config. `tls_hosts` are extra names/IPs for the server certificate (127.0.0.1 and localhost
-    are always in it)."""
+    """What a node is configured from: the Kafka resource's listeners, `authorization: simple`, and
+    spec.kafka.config. `tls_hosts` are extra names/IPs for the server certificate (the node's address,
+    127.0.0.1 and localhost are always in it). `voters` are (node id, address) of every controller of the
+    cluster (empty: this node alone, which must then be a controller); `brokers` how many broker nodes the
+    cluster has; `heap` the pool's `-Xmx` (jvmOptions), e.g. "384m"."""
 
     listeners: list[ListenerSpec]
     authorization_simple: bool = False
     config: dict = field(default_factory=dict)
     tls_hosts: list[str] = field(default_factory=list)
+    voters: tuple[tuple[int, str], ...] = ()
+    brokers: int = 1
+    heap: str | None = None
 
 
 class BrokerError(Exception):
@@ -148,14 +170,53 @@ def fetch_kafka() -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
+class ClusterSecrets:
+    """What every node of one cluster shares: the cluster id and the admin and controller passwords, kept in
+    a JSON file (mode 0600) so restarts of the stand-in and of single nodes find the same ones."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if self.path.exists():
+            self._data = json.loads(self.path.read_text())
+            return
+        self._data = {
+            # Kafka's Uuid text form: 16 random bytes, URL-safe base64 without padding.
+            "cluster_id": base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="),
+            "admin_password": base64.urlsafe_b64encode(os.urandom(18)).decode(),
+            "controller_password": base64.urlsafe_b64encode(os.urandom(18)).decode(),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _write_private(self.path, json.dumps(self._data, indent=2))
+
+    @property
+    def cluster_id(self) -> str:
+        return self._data["cluster_id"]
+
+    @property
+    def admin_password(self) -> str:
+        return self._data["admin_password"]
+
+    @property
+    def controller_password(self) -> str:
+        return self._data["controller_password"]
+
+
 class Broker:
-    """A single-node Kafka cluster (KRaft combined mode) whose data and addresses survive restarts."""
+    """One Kafka node (KRaft) whose data and address survive restarts. Alone (the defaults) it is a
+    single-node cluster in combined mode, node id 0."""
 
     def __init__(self, name: str, state_dir: Path, ca: ClusterCA, libs_dir: Path | None = None,
-                 clients_ca: ClusterCA | None = None) -> None:  # fmt: skip
+                 clients_ca: ClusterCA | None = None, node_id: int = 0,
+                 roles: tuple[str, ...] = ("broker", "controller"),
+                 secrets: ClusterSecrets | None = None) -> None:  # fmt: skip
         """`ca` signs the server certificate; `clients_ca` (default: `ca`) is what `authentication: tls`
-        listeners trust for client certificates, like Strimzi's clients CA."""
+        listeners trust for client certificates, like Strimzi's clients CA. `secrets` are the cluster's
+        (default: a file of this node's own, for a node that is a cluster by itself)."""
+        if not roles or set(roles) - {"broker", "controller"}:
+            raise BrokerError(f"broker {name}: roles {roles!r} — give broker, controller or both")
         self.name = name
+        self.node_id = node_id
+        self.roles = tuple(r for r in ("broker", "controller") if r in roles)
         self.state_dir = Path(state_dir).resolve()
         self.ca = ca
         self.clients_ca = clients_ca or ca
@@ -167,9 +228,10 @@ class Broker:
         self._cds_dump: Path | None = None
         self._lock = threading.RLock()
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.secrets = secrets or ClusterSecrets(self.state_dir / "cluster.json")
         self._state_file = self.state_dir / "state.json"
         self._state = self._load_state()
-        _claim([*self._state["ports"].values(), *self._state["internal_ports"].values()])
+        _claim_address(self._state["address"])
 
     # -- public surface -------------------------------------------------------------------------------
 
@@ -178,12 +240,25 @@ class Broker:
         return self._proc is not None and self._proc.poll() is None
 
     @property
+    def is_broker(self) -> bool:
+        return "broker" in self.roles
+
+    @property
+    def is_controller(self) -> bool:
+        return "controller" in self.roles
+
+    @property
     def cluster_id(self) -> str:
-        return self._state["cluster_id"]
+        return self.secrets.cluster_id
+
+    @property
+    def address(self) -> str:
+        """The node's own loopback address (its "pod IP")."""
+        return self._state["address"]
 
     @property
     def ports(self) -> dict[str, int]:
-        """Spec listener name -> port, for every listener this broker has ever had (kept across restarts)."""
+        """Spec listener name -> port, for every listener this node has ever had (kept across restarts)."""
         return dict(self._state["ports"])
 
     @property
@@ -195,23 +270,39 @@ class Broker:
         return self.state_dir / "broker.log"
 
     def bootstrap(self, listener: str) -> str:
-        """`127.0.0.1:<port>` of the spec listener named `listener`."""
+        """`<address>:<port>` of the spec listener named `listener` on this node."""
         if listener not in self._state["ports"]:
             raise BrokerError(
                 f"broker {self.name}: no listener named {listener!r}; known: {sorted(self.ports)}"
             )
-        return f"127.0.0.1:{self._state['ports'][listener]}"
+        return f"{self.address}:{self._state['ports'][listener]}"
+
+    @property
+    def admin_address(self) -> str:
+        return f"{self.address}:{ADMIN_PORT}"
 
     @property
     def admin_config(self) -> dict:
-        """kafka-python keyword arguments reaching this broker as the super user (topics, users, ACLs)."""
-        return {
-            "bootstrap_servers": f"127.0.0.1:{self._state['internal_ports'][ADMIN_LISTENER]}",
-            "security_protocol": "SASL_PLAINTEXT",
-            "sasl_mechanism": "SCRAM-SHA-512",
-            "sasl_plain_username": ADMIN_USER,
-            "sasl_plain_password": self._state["admin_password"],
-        }
+        """kafka-python keyword arguments reaching this node as the super user (topics, users, ACLs)."""
+        return admin_config([self.admin_address], self.secrets)
+
+    def prepare(self, spec: BrokerSpec) -> str:
+        """Before a start: make sure every port the node needs is free on its address (another process may
+        have taken one while it was down), moving to a new address if not. Returns the address, which the
+        cluster's controller quorum names. Does nothing to a running node."""
+        with self._lock:
+            if not self.running:
+                self._kill_leftover()
+                ports = self._node_ports(self._listener_ports(spec))
+                if not all(_can_bind(self.address, port) for port in ports):
+                    old, new = self.address, _free_address(ports)
+                    self._state["address"] = new
+                    with open(self.log_file, "a") as log:
+                        log.write(
+                            f"=== {_now()} a port on {old} is taken by another process; moving to {new}\n"
+                        )
+                    self._save_state()
+            return self.address
 
     def start(self, spec: BrokerSpec, timeout: float = 60) -> None:
         """Configure from `spec`, format the storage on first start, start the JVM and wait until it answers.
@@ -224,35 +315,18 @@ class Broker:
                 raise BrokerError(
                     f"broker {self.name} is already running (pid {self._proc.pid}); use restart()"
                 )
-            self._kill_leftover()
-            names = [_listener_name(ls.name) for ls in spec.listeners]
-            clash = {n for n in names if names.count(n) > 1} | (
-                set(names) & {ADMIN_LISTENER, CONTROLLER_LISTENER}
-            )
-            if clash:
-                raise BrokerError(
-                    f"broker {self.name}: listener names {sorted(clash)} clash (upper-cased, or reserved by"
-                    " the stand-in) — rename the listener"
-                )
-            for ls in spec.listeners:
-                if ls.authentication not in (None, "scram-sha-512", "tls"):
-                    raise BrokerError(
-                        f"broker {self.name}: listener {ls.name!r} authentication {ls.authentication!r} is"
-                        " not supported by the stand-in (use scram-sha-512, tls or none)"
-                    )
-                self._port_for(ls.name, internal=False)
-            for internal in (ADMIN_LISTENER, CONTROLLER_LISTENER):
-                self._port_for(internal, internal=True)
+            self._check_listeners(spec)
+            self.prepare(spec)
+            self._state["ports"] = {**self._state["ports"], **self._listener_ports(spec)}
             self._save_state()
-            self._move_taken_ports(spec)
             props = self._write_properties(spec)
             deadline = time.monotonic() + timeout  # formatting counts against it too
             self._format(props, deadline)
-            self._launch(props)
+            self._launch(props, spec)
             self._wait_ready(spec, deadline, timeout)
 
     def restart(self, spec: BrokerSpec, timeout: float = 60) -> None:
-        """Stop, apply `spec`, start — as Strimzi rolls a pod. Data, topics, cluster id and ports are kept."""
+        """Stop, apply `spec`, start — as Strimzi rolls a pod. Data, cluster id and address are kept."""
         with self._lock:
             self.stop()
             self.start(spec, timeout=timeout)
@@ -288,96 +362,138 @@ class Broker:
 
     def _load_state(self) -> dict:
         if self._state_file.exists():
-            return json.loads(self._state_file.read_text())
-        state = {
-            # Kafka's Uuid text form: 16 random bytes, URL-safe base64 without padding.
-            "cluster_id": base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="),
-            "admin_password": base64.urlsafe_b64encode(os.urandom(18)).decode(),
-            "controller_password": base64.urlsafe_b64encode(os.urandom(18)).decode(),
-            "ports": {},
-            "internal_ports": {},
-        }
-        self._state = state
+            state = json.loads(self._state_file.read_text())
+            if "address" in state:
+                return state
+        self._state = {"address": _free_address((CONTROLLER_PORT, ADMIN_PORT)), "ports": {}}
         self._save_state()
-        return state
+        return self._state
 
     def _save_state(self) -> None:
-        tmp = self._state_file.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds passwords
-        with os.fdopen(fd, "w") as f:
-            json.dump(self._state, f, indent=2)
-        os.replace(tmp, self._state_file)
+        _write_private(self._state_file, json.dumps(self._state, indent=2))
 
-    def _port_for(self, name: str, internal: bool) -> int:
-        table = self._state["internal_ports" if internal else "ports"]
-        if name not in table:
-            table[name] = _free_port()
-        return table[name]
+    def _listener_ports(self, spec: BrokerSpec) -> dict[str, int]:
+        """Spec listener name -> port: its spec port, else the next one from 9092 not otherwise taken."""
+        taken = {ls.port for ls in spec.listeners if ls.port} | {CONTROLLER_PORT, ADMIN_PORT}
+        out, port = {}, 9092
+        for ls in spec.listeners:
+            if ls.port:
+                out[ls.name] = ls.port
+                continue
+            while port in taken:
+                port += 1
+            out[ls.name] = port
+            taken.add(port)
+        return out
 
-    def _move_taken_ports(self, spec: BrokerSpec) -> None:
-        # A port is kept across restarts, but while the broker was down another process may have bound it.
-        # Failing every start from then on would help nobody: take a new port and say so in the log (the
-        # stand-in publishes whatever `ports` holds after start()).
-        tables = [("ports", ls.name) for ls in spec.listeners] + [
-            ("internal_ports", n) for n in self._state["internal_ports"]
-        ]
-        for table, name in tables:
-            port = self._state[table][name]
-            if not _can_bind(port):
-                self._state[table][name] = new = _free_port()
-                with open(self.log_file, "a") as log:
-                    log.write(f"=== {_now()} port {port} of listener {name} is taken by another process;")
-                    log.write(f" using {new}\n")
-        self._save_state()
+    def _node_ports(self, listener_ports: dict[str, int]) -> list[int]:
+        """The ports this node listens on: the controller's, the admin listener's and the spec listeners'."""
+        ports = [CONTROLLER_PORT] if self.is_controller else []
+        if self.is_broker:
+            ports += [ADMIN_PORT, *listener_ports.values()]
+        return ports
+
+    def _check_listeners(self, spec: BrokerSpec) -> None:
+        names = [_listener_name(ls.name) for ls in spec.listeners]
+        clash = {n for n in names if names.count(n) > 1} | (
+            set(names) & {ADMIN_LISTENER, CONTROLLER_LISTENER}
+        )
+        if clash:
+            raise BrokerError(
+                f"broker {self.name}: listener names {sorted(clash)} clash (upper-cased, or reserved by"
+                " the stand-in) — rename the listener"
+            )
+        ports = [p for p in self._listener_ports(spec).values()]
+        if {CONTROLLER_PORT, ADMIN_PORT} & set(ports) or len(set(ports)) != len(ports):
+            raise BrokerError(
+                f"broker {self.name}: listener ports {sorted(ports)} clash with each other or with the"
+                f" ports {CONTROLLER_PORT}/{ADMIN_PORT} a Kafka pod uses itself — use another port"
+            )
+        for ls in spec.listeners:
+            if ls.authentication not in (None, "scram-sha-512", "tls"):
+                raise BrokerError(
+                    f"broker {self.name}: listener {ls.name!r} authentication {ls.authentication!r} is"
+                    " not supported by the stand-in (use scram-sha-512, tls or none)"
+                )
+        if not spec.voters and not self.is_controller:
+            raise BrokerError(f"broker {self.name}: a broker-only node needs the controllers (spec.voters)")
 
     # -- configuration ------------------------------------------------------------------------------------
 
     def _write_properties(self, spec: BrokerSpec) -> Path:
-        ctrl_port = self._state["internal_ports"][CONTROLLER_LISTENER]
-        admin_port = self._state["internal_ports"][ADMIN_LISTENER]
-        listeners = {ADMIN_LISTENER: admin_port}
-        protocols = {ADMIN_LISTENER: "SASL_PLAINTEXT", CONTROLLER_LISTENER: "SASL_PLAINTEXT"}
-        p: dict[str, str] = dict(SINGLE_NODE_DEFAULTS)
-        self.ignored_config = []
-        for key, value in spec.config.items():
-            if key.startswith(FORBIDDEN_CONFIG_PREFIXES) and not key.startswith(ALLOWED_CONFIG):
-                self.ignored_config.append(key)
-            else:
-                p[key] = _prop_value(value)
-
-        admin_jaas = _jaas(
-            "scram.ScramLoginModule", username=ADMIN_USER, password=self._state["admin_password"]
-        )
-        ctrl_pw = self._state["controller_password"]
+        addr = self.address
+        voters = spec.voters or ((self.node_id, addr),)
+        ctrl_pw = self.secrets.controller_password
         ctrl_jaas = _jaas(
             "plain.PlainLoginModule",
             username=CONTROLLER_USER,
             password=ctrl_pw,
             **{f"user_{CONTROLLER_USER}": ctrl_pw},
         )
-        a, c = ADMIN_LISTENER.lower(), CONTROLLER_LISTENER.lower()
+        c = CONTROLLER_LISTENER.lower()
+        p: dict[str, str] = dict(SINGLE_NODE_DEFAULTS if spec.brokers <= 1 else MULTI_NODE_DEFAULTS)
+        self.ignored_config = []
+        for key, value in spec.config.items():
+            if key.startswith(FORBIDDEN_CONFIG_PREFIXES) and not key.startswith(ALLOWED_CONFIG):
+                self.ignored_config.append(key)
+            else:
+                p[key] = _prop_value(value)
         p.update(
             {
-                "process.roles": "broker,controller",
-                "node.id": "0",
-                "controller.quorum.voters": f"0@127.0.0.1:{ctrl_port}",
+                "process.roles": ",".join(self.roles),
+                "node.id": str(self.node_id),
+                "controller.quorum.voters": ",".join(f"{i}@{a}:{CONTROLLER_PORT}" for i, a in voters),
                 "controller.listener.names": CONTROLLER_LISTENER,
-                "inter.broker.listener.name": ADMIN_LISTENER,
-                "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+                # the controller listener's JAAS serves both ends: the controller's and its clients'
                 "sasl.mechanism.controller.protocol": "PLAIN",
-                f"listener.name.{a}.sasl.enabled.mechanisms": "SCRAM-SHA-512",
-                f"listener.name.{a}.scram-sha-512.sasl.jaas.config": admin_jaas,
                 f"listener.name.{c}.sasl.enabled.mechanisms": "PLAIN",
                 f"listener.name.{c}.plain.sasl.jaas.config": ctrl_jaas,
                 "log.dirs": str(self.state_dir / "data"),
             }
         )
+        listeners = {CONTROLLER_LISTENER: CONTROLLER_PORT} if self.is_controller else {}
+        protocols = {CONTROLLER_LISTENER: "SASL_PLAINTEXT"}
+        if self.is_broker:
+            self._broker_properties(spec, p, listeners, protocols)
+        if spec.authorization_simple:
+            p["authorizer.class.name"] = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+            p["super.users"] = f"User:{ADMIN_USER};User:{CONTROLLER_USER}"
+        p["listeners"] = ",".join(f"{n}://{addr}:{port}" for n, port in listeners.items())
+        advertised = [f"{n}://{addr}:{port}" for n, port in listeners.items() if n != CONTROLLER_LISTENER]
+        if advertised:
+            p["advertised.listeners"] = ",".join(advertised)
+        p["listener.security.protocol.map"] = ",".join(f"{n}:{proto}" for n, proto in protocols.items())
 
+        path = self.state_dir / "server.properties"
+        body = "".join(f"{k}={_escape(v)}\n" for k, v in sorted(p.items()))
+        _write_private(
+            path,
+            f"# written by the kafkalab Strimzi stand-in for broker {self.name}; rewritten on start\n{body}",
+        )
+        return path
+
+    def _broker_properties(self, spec: BrokerSpec, p: dict, listeners: dict, protocols: dict) -> None:
+        """The broker role's part: the admin (inter-broker) listener and every spec listener."""
+        a = ADMIN_LISTENER.lower()
+        admin_jaas = _jaas(
+            "scram.ScramLoginModule", username=ADMIN_USER, password=self.secrets.admin_password
+        )
+        p.update(
+            {
+                "inter.broker.listener.name": ADMIN_LISTENER,
+                "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+                f"listener.name.{a}.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+                f"listener.name.{a}.scram-sha-512.sasl.jaas.config": admin_jaas,
+            }
+        )
+        listeners[ADMIN_LISTENER] = ADMIN_PORT
+        protocols[ADMIN_LISTENER] = "SASL_PLAINTEXT"
+        ports = self._listener_ports(spec)
         tls_needed = any(ls.tls or ls.authentication == "tls" for ls in spec.listeners)
         for ls in spec.listeners:
             bname = _listener_name(ls.name)
             lname = bname.lower()
-            listeners[bname] = self._state["ports"][ls.name]
+            listeners[bname] = ports[ls.name]
             tls = ls.tls or ls.authentication == "tls"  # Strimzi requires tls: true for tls authentication
             scram = ls.authentication == "scram-sha-512"
             protocols[bname] = ("SASL_" if scram else "") + ("SSL" if tls else "PLAINTEXT")
@@ -398,29 +514,11 @@ class Broker:
                     "ssl.truststore.location": str(self.ca.cert_path),
                 }
             )
-        p["listeners"] = ",".join(
-            [f"{n}://127.0.0.1:{port}" for n, port in listeners.items()]
-            + [f"{CONTROLLER_LISTENER}://127.0.0.1:{ctrl_port}"]
-        )
-        p["advertised.listeners"] = ",".join(f"{n}://127.0.0.1:{port}" for n, port in listeners.items())
-        p["listener.security.protocol.map"] = ",".join(f"{n}:{proto}" for n, proto in protocols.items())
-        if spec.authorization_simple:
-            p["authorizer.class.name"] = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
-            p["super.users"] = f"User:{ADMIN_USER};User:{CONTROLLER_USER}"
-
-        path = self.state_dir / "server.properties"
-        body = "".join(f"{k}={_escape(v)}\n" for k, v in sorted(p.items()))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds passwords
-        with os.fdopen(fd, "w") as f:
-            f.write(
-                f"# written by the kafkalab Strimzi stand-in for broker {self.name}; rewritten on start\n"
-            )
-            f.write(body)
-        return path
 
     def _keystore(self, spec: BrokerSpec) -> Path:
-        # Kafka's PEM keystore wants the private key and the certificate chain in one file.
-        cert, key = self.ca.server_cert(f"{self.name}-broker", list(spec.tls_hosts))
+        # Kafka's PEM keystore wants the private key and the certificate chain in one file. Clients reach
+        # the node at its own address, and through the bootstrap proxy at 127.0.0.1 (always in the cert).
+        cert, key = self.ca.server_cert(f"{self.name}-broker", [self.address, *spec.tls_hosts])
         path = self.state_dir / "keystore.pem"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
@@ -429,7 +527,9 @@ class Broker:
 
     # -- the JVM --------------------------------------------------------------------------------------
 
-    def _java_cmd(self, main: str, *args: str, cds_dump: Path | None = None) -> list[str]:
+    def _java_cmd(
+        self, main: str, *args: str, cds_dump: Path | None = None, heap: str | None = None
+    ) -> list[str]:
         # Class-data sharing: the first broker JVM dumps the classes it loaded into an archive when it exits;
         # later JVMs map it instead of loading ~4000 classes from jars, which halves the start time again.
         if self._cds_archive.exists():
@@ -441,6 +541,7 @@ class Broker:
         return [
             self.java,
             *JVM_OPTS,
+            *([f"-Xmx{heap}"] if heap else []),  # the pool's jvmOptions -Xmx (later flags win)
             *cds,
             *shlex.split(os.environ.get("KAFKALAB_BROKER_JVM_OPTS", "")),
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
@@ -454,7 +555,7 @@ class Broker:
     def _format(self, props: Path, deadline: float) -> None:
         if (self.state_dir / "data" / "meta.properties").exists():
             return  # formatted once; the cluster id and seeded admin user live in the data
-        scram = f"SCRAM-SHA-512=[name={ADMIN_USER},password={self._state['admin_password']}]"
+        scram = f"SCRAM-SHA-512=[name={ADMIN_USER},password={self.secrets.admin_password}]"
         cmd = self._java_cmd(
             "kafka.tools.StorageTool", "format", f"--cluster-id={self.cluster_id}", "--config", str(props),
             "--add-scram", scram,
@@ -478,7 +579,7 @@ class Broker:
                 f" (exit {out.returncode})\n{self.log_tail()}"
             )
 
-    def _launch(self, props: Path) -> None:
+    def _launch(self, props: Path, spec: BrokerSpec) -> None:
         with open(self.log_file, "a") as log:
             self._launch_offset = log.tell()  # readiness looks for "started" only after this point
             log.write(f"=== {_now()} start ===\n")
@@ -491,7 +592,7 @@ class Broker:
                 )
             # own session: the JVM and anything it spawns are one process group, stopped together
             self._proc = subprocess.Popen(
-                self._java_cmd("kafka.Kafka", str(props), cds_dump=self._cds_dump),
+                self._java_cmd("kafka.Kafka", str(props), cds_dump=self._cds_dump, heap=spec.heap),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -501,10 +602,9 @@ class Broker:
         (self.state_dir / "broker.pid").write_text(f"{self._proc.pid}\n")
 
     def _wait_ready(self, spec: BrokerSpec, deadline: float, timeout: float) -> None:
-        """Ready = the server logged it started, every listener accepts connections, and the admin
-        user can read the cluster metadata."""
-        ports = [self._state["ports"][ls.name] for ls in spec.listeners]
-        ports += list(self._state["internal_ports"].values())
+        """Ready = the server logged it started, every listener accepts connections, and (a broker) the
+        admin user can read the cluster metadata through it."""
+        ports = self._node_ports(self._listener_ports(spec))
         while True:
             if self._proc.poll() is not None:
                 code, self._proc = self._proc.returncode, None
@@ -515,8 +615,8 @@ class Broker:
                 )
             if (
                 self._started_logged(self._launch_offset)
-                and all(_can_connect(p) for p in ports)
-                and self._admin_ok()
+                and all(_can_connect(self.address, p) for p in ports)
+                and (not self.is_broker or self._admin_ok())
             ):
                 return
             if time.monotonic() > deadline:
@@ -620,41 +720,80 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-# Ports given to the brokers of this process, bound or not (a stopped broker keeps its ports): two brokers
-# picking at the same moment, or one picking while another is down for a restart, never get the same one.
-_CLAIMED: set[int] = set()
+def admin_config(addresses: list[str], secrets: ClusterSecrets) -> dict:
+    """kafka-python keyword arguments reaching the admin listeners at `addresses` as the super user."""
+    return {
+        "bootstrap_servers": list(addresses),
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": ADMIN_USER,
+        "sasl_plain_password": secrets.admin_password,
+    }
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` in one step (mode 0600: it may hold passwords)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+# Addresses and ports given out by this process, bound or not (a stopped node keeps its address, a closed
+# proxy its port): two picking at the same moment, or one picking while another is down, never get the same.
+_CLAIMED: set = set()
 _CLAIMED_LOCK = threading.Lock()
 
 
-def _claim(ports: list[int]) -> None:
+def _claim_address(address: str) -> None:
     with _CLAIMED_LOCK:
-        _CLAIMED.update(ports)
+        _CLAIMED.add(address)
 
 
-def _free_port() -> int:
+def _free_address(ports) -> str:
+    """A random loopback address 127.A.B.C (A >= 1, so never 127.0.0.x) where all `ports` are free. Random
+    over 16 million addresses: stand-ins of other hermetic clusters on the machine do not pick the same."""
+    rng = random.SystemRandom()
+    with _CLAIMED_LOCK:
+        for _ in range(200):
+            address = f"127.{rng.randrange(1, 255)}.{rng.randrange(0, 256)}.{rng.randrange(1, 255)}"
+            if address not in _CLAIMED and all(_can_bind(address, p) for p in ports):
+                _CLAIMED.add(address)
+                return address
+    raise BrokerError(f"no loopback address found with ports {sorted(ports)} free")
+
+
+def free_port() -> int:
+    """A free port on 127.0.0.1 in PORT_RANGE, not given out before by this process."""
     rng = random.SystemRandom()
     with _CLAIMED_LOCK:
         for _ in range(200):
             port = rng.randrange(*PORT_RANGE)
-            if port not in _CLAIMED and _can_bind(port):
+            if port not in _CLAIMED and _can_bind("127.0.0.1", port):
                 _CLAIMED.add(port)
                 return port
     raise BrokerError(f"no free port found in {PORT_RANGE[0]}-{PORT_RANGE[1]} on 127.0.0.1")
 
 
-def _can_bind(port: int) -> bool:
+def claim_port(port: int) -> None:
+    with _CLAIMED_LOCK:
+        _CLAIMED.add(port)
+
+
+def _can_bind(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the JVM does: TIME_WAIT is no obstacle
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((host, port))
             return True
         except OSError:
             return False
 
 
-def _can_connect(port: int) -> bool:
+def _can_connect(host: str, port: int) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
+        with socket.create_connection((host, port), timeout=1):
             return True
     except OSError:
         return False

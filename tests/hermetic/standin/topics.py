@@ -48,7 +48,7 @@ def reconcile_topic(ctx: Context, namespace: str, name: str) -> float | None:
                 return waiting  # the cluster is restarting (or its operator away): delete once it is back
             if cluster is not None:
                 try:
-                    with admin_session(cluster.broker.admin_config) as admin:
+                    with admin_session(cluster.admin_config) as admin:
                         delete_topic(admin, (topic.get("status") or {}).get("topicName") or topic_name(topic))
                 except KafkaFailure as f:
                     _write(
@@ -75,7 +75,7 @@ def reconcile_topic(ctx: Context, namespace: str, name: str) -> float | None:
     try:
         if old and old.get("topicName") and old["topicName"] != wanted_name:
             raise Refusal("NotSupported", "Changing spec.topicName is not supported")
-        with admin_session(cluster.broker.admin_config) as admin:
+        with admin_session(cluster.admin_config) as admin:
             topic_id = _sync(admin, wanted_name, topic.get("spec") or {})
     except (Refusal, KafkaFailure) as e:
         _write(ctx, topic, topic_failed(e.reason, e.message, generation, old, wanted_name))

@@ -45,7 +45,7 @@ def reconcile_user(ctx: Context, namespace: str, name: str) -> float | None:
     generation, old = meta["generation"], user.get("status")
     try:
         plan = user_plan(user, kafka)
-        with admin_session(cluster.broker.admin_config) as admin:
+        with admin_session(cluster.admin_config) as admin:
             secret = _credentials(ctx, admin, cluster, user, plan, cluster_name)
             other = f"CN={name}" if plan.username == name else name  # the principal the user does not use
             remove_acls(admin, f"User:{other}")
@@ -71,7 +71,7 @@ def cleanup_user(ctx: Context, last: dict) -> None:
         return
     name = meta["name"]
     try:
-        with admin_session(cluster.broker.admin_config) as admin:
+        with admin_session(cluster.admin_config) as admin:
             delete_scram(admin, name)
             remove_acls(admin, f"User:{name}")
             remove_acls(admin, f"User:CN={name}")

@@ -84,6 +84,7 @@ class PoolPlan:
     roles: tuple[str, ...]
     replicas: int
     node_ids: tuple[int, ...]
+    heap: str | None = None  # jvmOptions -Xmx of the pool (else of spec.kafka)
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def kafka_plan(kafka: dict, pools: list[dict]) -> KafkaPlan:
         )
     metadata_version = str(kspec.get("metadataVersion") or METADATA_VERSIONS[version])
 
-    pool_plans = _pools(name, pools)
+    pool_plans = _pools(name, pools, (kspec.get("jvmOptions") or {}).get("-Xmx"))
     listeners = _listeners(kspec.get("listeners") or [])
 
     authorization = kspec.get("authorization") or {}
@@ -166,7 +167,7 @@ def kafka_plan(kafka: dict, pools: list[dict]) -> KafkaPlan:
     )
 
 
-def _pools(cluster: str, pools: list[dict]) -> tuple[PoolPlan, ...]:
+def _pools(cluster: str, pools: list[dict], heap: str | None = None) -> tuple[PoolPlan, ...]:
     if not pools:
         raise Refusal("InvalidConfigurationException", f"No KafkaNodePools found for Kafka cluster {cluster}")
     if all(int((p.get("spec") or {}).get("replicas") or 0) <= 0 for p in pools):
@@ -201,18 +202,26 @@ def _pools(cluster: str, pools: list[dict]) -> tuple[PoolPlan, ...]:
         raise Refusal(
             "InvalidResourceException", f"The Kafka cluster {cluster} is invalid: [{', '.join(errors)}]"
         )
-    return _assign_node_ids(pools)
+    return _assign_node_ids(pools, heap)
 
 
-def _assign_node_ids(pools: list[dict]) -> tuple[PoolPlan, ...]:
-    """Node IDs as Strimzi hands them out: a pool keeps its IDs (status), new nodes take the lowest free."""
+REMOVE_NODE_IDS = "strimzi.io/remove-node-ids"
+
+
+def _assign_node_ids(pools: list[dict], heap: str | None = None) -> tuple[PoolPlan, ...]:
+    """Node IDs as Strimzi hands them out (its NodeIdAssignor): a pool keeps its IDs (status), new nodes take
+    the lowest free; a scale-down removes the IDs the pool's `strimzi.io/remove-node-ids` annotation lists
+    first (e.g. "[3, 5-7]", in its order), then the highest."""
     ordered = sorted(pools, key=lambda p: p["metadata"]["name"])
     kept: dict[str, list[int]] = {}
     used: set[int] = set()
     for pool in ordered:
         replicas = int(pool["spec"].get("replicas") or 0)
         previous = [int(i) for i in (pool.get("status") or {}).get("nodeIds") or []]
-        kept[pool["metadata"]["name"]] = sorted(previous)[:replicas]
+        annotation = ((pool["metadata"].get("annotations") or {}).get(REMOVE_NODE_IDS)) or ""
+        order = [i for i in _id_ranges(annotation) if i in previous] + sorted(previous, reverse=True)
+        doomed = list(dict.fromkeys(order))[: max(0, len(previous) - replicas)]
+        kept[pool["metadata"]["name"]] = sorted(i for i in previous if i not in doomed)
         used.update(kept[pool["metadata"]["name"]])
     plans = []
     for pool in ordered:
@@ -224,8 +233,20 @@ def _assign_node_ids(pools: list[dict]) -> tuple[PoolPlan, ...]:
                 next_id += 1
             ids.append(next_id)
             used.add(next_id)
-        plans.append(PoolPlan(name, tuple(spec.get("roles") or ()), len(ids), tuple(sorted(ids))))
+        pool_heap = (spec.get("jvmOptions") or {}).get("-Xmx") or heap
+        plans.append(PoolPlan(name, tuple(spec.get("roles") or ()), len(ids), tuple(sorted(ids)), pool_heap))
     return tuple(plans)
+
+
+def _id_ranges(text: str) -> list[int]:
+    """IDs of an annotation like "[3, 5-7]" or "[19-10]", in the order written (a range may run down)."""
+    out: list[int] = []
+    for part in text.strip().strip("[]").split(","):
+        a, _, b = part.strip().partition("-")
+        if a.strip().isdigit() and (not b or b.strip().isdigit()):
+            lo, hi = int(a), int(b or a)
+            out += list(range(lo, hi + 1)) if lo <= hi else list(range(lo, hi - 1, -1))
+    return out
 
 
 def _listeners(specs: list[dict]) -> tuple[ListenerPlan, ...]:
