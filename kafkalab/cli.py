@@ -42,7 +42,7 @@ VERSION_COMMANDS = {
     "mvn": ["mvn", "--version"],
     "go": ["go", "version"],
 }
-PYTHON_PACKAGES = ["kubernetes", "kafka-python", "PyYAML", "click", "papermill", "ipykernel", "ipywidgets"]
+PYTHON_PACKAGES = ["kubernetes", "kafka-python", "PyYAML", "click", "papermill", "ipykernel"]
 MIN_MEMORY_GIB = 8  # kind node + Strimzi operator (768Mi) + one broker + the notebook kernel, with headroom
 
 

@@ -75,6 +75,8 @@ REQUEST_TIMEOUT = 30
 UNDO_TIMEOUT = 60
 
 Obj = dict[str, Any]
+# Called with each new state of a watched object (None while absent). A callback that also has a
+# `finished(obj)` method is told when the wait succeeded, e.g. to close a live table.
 Progress = Callable[[Obj | None], None]
 
 
@@ -531,7 +533,12 @@ def _watch(
         last = state
         if progress is not None:
             progress(state)
-        return done(state)
+        if not done(state):
+            return False
+        finished = getattr(progress, "finished", None)  # e.g. display.Progress: closes its live table
+        if finished is not None:
+            finished(state)
+        return True
 
     while True:
         with _reachable(context):
