@@ -52,9 +52,13 @@ hermetic-run: venv hermetic-up
 	. "$${KAFKALAB_HERMETIC_DIR:-/tmp/kafkalab-hermetic}/env" && $(VENV)/bin/kafkalab run --hermetic --output $(OUT)/hermetic-run; \
 	  rc=$$?; bash tests/hermetic/down.sh; exit $$rc
 
-lab: venv
+$(VENV)/.lab-installed: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[lab]'
-	cd notebooks && ../$(VENV)/bin/jupyter lab
+	touch $@
+
+## JupyterLab on notebooks/ with the tier's kube settings (hermetic when it is up, else kind); says how first
+lab: $(VENV)/.lab-installed
+	$(PY) -m kafkalab.lab
 
 bench: venv
 	bash bench/run.sh

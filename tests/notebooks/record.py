@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import sys
 
 import nbformat
 import papermill
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import normalize_metadata  # noqa: E402  (beside this file, not a package)
 
 CHECK = "NBVAL_CHECK_OUTPUT"
 
@@ -31,9 +35,10 @@ def is_checked(cell) -> bool:
 def strip(nb, name: str):
     """Return nb without papermill's traces and with outputs only in checked cells (raises on a bad one)."""
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
-    nb.metadata = nbformat.from_dict(
-        {"kernelspec": nb.metadata.get("kernelspec", {}), "language_info": {"name": "python"}}
-    )
+    # JupyterLab's own stored metadata, so the notebook opens unmodified (normalize_metadata.py)
+    language_info = {**normalize_metadata.LANGUAGE_INFO, "version": platform.python_version()}
+    kernelspec = normalize_metadata.KERNELSPEC
+    nb.metadata = nbformat.from_dict({"kernelspec": kernelspec, "language_info": language_info})
     position = 0
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
