@@ -39,5 +39,8 @@ bash tests/hermetic/up.sh
 step "hermetic tests (library, stand-in, brokers, faults, bad inputs, every notebook twice, secret scan)"
 KAFKALAB_RERUN_TEST=1 $PY -m pytest -q tests/hermetic
 
+step "browser: JupyterLab in headless chromium (notebook 03 live and after a restart, clean open and save)"
+bash tests/browser/run.sh
+
 step "notebooks (papermill + nbval, hermetic parameters)"
 bash tests/notebooks/run.sh hermetic out/hermetic
