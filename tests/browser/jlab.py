@@ -90,7 +90,7 @@ class Server:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return json.loads(resp.read() or b"{}")
 
-    def wait_up(self, timeout: float = 60) -> None:
+    def wait_up(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
