@@ -136,6 +136,8 @@ class Browser:
             args=CHROMIUM_ARGS,
             viewport={"width": 1400, "height": 1000},
         )
+        # Bounded, but generous: a page of JupyterLab on a busy 2-core machine can take a minute to load.
+        self.context.set_default_timeout(180_000)
         self.outside: list[str] = []
         self.console_errors: list[str] = []
         self.context.route("**/*", self._route)

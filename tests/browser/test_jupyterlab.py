@@ -147,9 +147,8 @@ def test_notebook_03_live_tables_survive_a_restart(tmp_path, hermetic_env):
             print(f"notebook 03 ran in JupyterLab: {time.monotonic() - start:.0f}s after the server started")
             assert browser.page.evaluate(ERRORS) == []
             seen = browser.page.evaluate("() => window.__seen")
-            pods = browser.page.evaluate(OUTPUT_TEXT, "watch")
-            ready = browser.page.evaluate(OUTPUT_TEXT, "wait-ready")
-            _scroll_to(browser, "watch")
+            ready = _shown(browser, "wait-ready")
+            pods = _shown(browser, "watch")
             browser.page.screenshot(path=str(SHOTS / "03-live-pod-table.png"))
             assert len(seen) >= 2, f"the pod table never changed while watching: {seen}"
             assert all(s.count("pods in ") == 1 for s in seen), seen  # one table redrawn, never a second
@@ -166,14 +165,15 @@ def test_notebook_03_live_tables_survive_a_restart(tmp_path, hermetic_env):
             browser.page.evaluate(OPEN, "03-kafka-cluster.ipynb")
             body = browser.page.evaluate("() => document.body.innerText")
             assert "Error displaying widget" not in body and "model not found" not in body
-            assert browser.page.evaluate(OUTPUT_TEXT, "watch") == pods
-            assert browser.page.evaluate(OUTPUT_TEXT, "wait-ready") == ready
-            _scroll_to(browser, "watch")
+            assert _shown(browser, "wait-ready") == ready
+            assert _shown(browser, "watch") == pods
             browser.page.screenshot(path=str(SHOTS / "03-after-restart.png"))
             _no_trouble(browser)
 
 
-def _scroll_to(browser, cell_id: str) -> None:
+def _shown(browser, cell_id: str) -> str:
+    """The text the page shows in a cell's output, scrolled into view (JupyterLab renders only what is near
+    the viewport)."""
     browser.page.evaluate(
         """(cellId) => {
           const panel = window.jupyterapp.shell.currentWidget;
@@ -183,3 +183,5 @@ def _scroll_to(browser, cell_id: str) -> None:
         }""",
         cell_id,
     )
+    browser.page.wait_for_function(f"() => ({OUTPUT_TEXT})({cell_id!r}).trim() !== ''")
+    return browser.page.evaluate(OUTPUT_TEXT, cell_id)
