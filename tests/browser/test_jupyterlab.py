@@ -89,7 +89,7 @@ OBSERVE = """(cellId) => {
 }"""
 OUTPUT_TEXT = """(cellId) => {
   const panel = window.jupyterapp.shell.currentWidget;
-  return panel.content.widgets.find(c => c.model.id === cellId).outputArea.node.innerText;
+  return panel.content.widgets.find(c => c.model.id === cellId).outputArea.node.textContent;
 }"""
 # Every code cell ran (an execution count) and the kernel is idle again; or a cell failed.
 FINISHED = """() => {
@@ -99,6 +99,9 @@ FINISHED = """() => {
   const ran = cells.every(c => c.model.executionCount !== null);
   return failed || (ran && panel.sessionContext.session.kernel.status === 'idle');
 }"""
+WIDGETS = """() => window.jupyterapp.shell.currentWidget.content.widgets
+  .flatMap(c => c.model.type === 'code' ? c.model.outputs.toJSON() : [])
+  .filter(o => o.data && o.data['application/vnd.jupyter.widget-view+json']).length"""
 ERRORS = """() => window.jupyterapp.shell.currentWidget.content.widgets
   .flatMap(c => c.model.type === 'code' ? c.model.outputs.toJSON() : [])
   .filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue)"""
@@ -131,6 +134,11 @@ def hermetic_env():
     return {**os.environ, **lab.hermetic_env()}
 
 
+@pytest.mark.skipif(
+    os.environ.get("KAFKALAB_BROWSER_NOTEBOOK_TEST") != "1",
+    reason="slow (notebook 03 in a real JupyterLab, twice a page load: 3+ min on 2 cores): "
+    "set KAFKALAB_BROWSER_NOTEBOOK_TEST=1 (tests/hermetic/test_live_display.py checks the saved tables)",
+)
 def test_notebook_03_live_tables_survive_a_restart(tmp_path, hermetic_env):
     root = tmp_path / "notebooks"
     root.mkdir()
@@ -163,11 +171,12 @@ def test_notebook_03_live_tables_survive_a_restart(tmp_path, hermetic_env):
         with jlab.chromium(tmp_path / "profile") as browser:
             _page(browser, server)
             browser.page.evaluate(OPEN, "03-kafka-cluster.ipynb")
-            body = browser.page.evaluate("() => document.body.innerText")
-            assert "Error displaying widget" not in body and "model not found" not in body
+            assert browser.page.evaluate(WIDGETS) == 0  # nothing that needs a widget model from a kernel
             assert _shown(browser, "wait-ready") == ready
             assert _shown(browser, "watch") == pods
             browser.page.screenshot(path=str(SHOTS / "03-after-restart.png"))
+            body = browser.page.evaluate("() => document.body.textContent")
+            assert "Error displaying widget" not in body and "model not found" not in body
             _no_trouble(browser)
 
 
