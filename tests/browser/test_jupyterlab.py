@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -107,11 +108,8 @@ ERRORS = """() => window.jupyterapp.shell.currentWidget.content.widgets
   .filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue)"""
 
 
-def _prepared_03(root: Path) -> Path:
+def _prepared_03(root: Path, params: dict) -> Path:
     """Notebook 03 with the hermetic tier's parameters injected, as tests/notebooks/run.sh prepares it."""
-    params = yaml.safe_load((ROOT / "tests/notebooks/hermetic.yaml").read_text())
-    source = os.environ.get("KAFKALAB_STRIMZI_SOURCE") or str(ROOT / params["strimzi_source"])
-    params["strimzi_source"] = str(Path(source).resolve())
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     out = root / "03-kafka-cluster.ipynb"
     subprocess.run(
@@ -120,6 +118,29 @@ def _prepared_03(root: Path) -> Path:
         check=True,
     )  # fmt: skip
     return out
+
+
+def _hermetic_params() -> dict:
+    """The hermetic tier's parameters, with namespaces of this test's own (torn down afterwards)."""
+    params = yaml.safe_load((ROOT / "tests/notebooks/hermetic.yaml").read_text())
+    source = os.environ.get("KAFKALAB_STRIMZI_SOURCE") or str(ROOT / params["strimzi_source"])
+    suffix = uuid.uuid4().hex[:6]
+    params.update(
+        strimzi_source=str(Path(source).resolve()),
+        namespace=f"kl-browser-{suffix}",
+        operator_namespace=f"kl-browser-op-{suffix}",
+    )
+    return params
+
+
+def _teardown(params: dict, out: Path) -> None:
+    from kafkalab import kube
+    from kafkalab.suite import run_suite
+
+    kube.reset()
+    run_suite(out, params, notebooks=["99"])
+    for ns in (params["namespace"], params["operator_namespace"]):
+        kube.delete_namespace(ns, timeout=180)
 
 
 @pytest.fixture
@@ -142,9 +163,17 @@ def hermetic_env():
 def test_notebook_03_live_tables_survive_a_restart(tmp_path, hermetic_env):
     root = tmp_path / "notebooks"
     root.mkdir()
-    _prepared_03(root)
+    params = _hermetic_params()
+    _prepared_03(root, params)
     SHOTS.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
+    try:
+        _run_03_then_reopen(root, tmp_path, hermetic_env, start)
+    finally:
+        _teardown(params, tmp_path / "teardown")
+
+
+def _run_03_then_reopen(root: Path, tmp_path: Path, hermetic_env: dict, start: float) -> None:
     with jlab.jupyterlab(root, tmp_path / "lab", hermetic_env) as server:
         with jlab.chromium(tmp_path / "profile") as browser:
             _page(browser, server)
@@ -161,7 +190,7 @@ def test_notebook_03_live_tables_survive_a_restart(tmp_path, hermetic_env):
             assert len(seen) >= 2, f"the pod table never changed while watching: {seen}"
             assert all(s.count("pods in ") == 1 for s in seen), seen  # one table redrawn, never a second
             assert "Running" in pods and "— done" in pods and "Error displaying widget" not in pods
-            assert "Kafka kafka/" in ready and "Ready" in ready and "— done" in ready
+            assert "Kafka kl-browser-" in ready and "Ready" in ready and "— done" in ready
             browser.page.evaluate(
                 f"async () => {{ const p = {CURRENT}; await p.context.save();"
                 " await p.sessionContext.session.kernel.restart(); }"
