@@ -59,9 +59,13 @@ handout: venv
 	$(VENV)/bin/kafkalab handout $(RUN) --output $(OUT)/handout $(if $(PDF),--pdf)
 	@echo "open $(OUT)/handout/index.html"
 
-lab: venv
+$(VENV)/.lab-installed: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[lab]'
-	cd notebooks && ../$(VENV)/bin/jupyter lab
+	touch $@
+
+## JupyterLab on notebooks/ with the tier's kube settings (hermetic when it is up, else kind); says how first
+lab: $(VENV)/.lab-installed
+	$(PY) -m kafkalab.lab
 
 bench: venv
 	bash bench/run.sh

@@ -45,7 +45,7 @@ VERSION_COMMANDS = {
     "mvn": ["mvn", "--version"],
     "go": ["go", "version"],
 }
-PYTHON_PACKAGES = ["kubernetes", "kafka-python", "PyYAML", "click", "papermill", "ipykernel", "ipywidgets"]
+PYTHON_PACKAGES = ["kubernetes", "kafka-python", "PyYAML", "click", "papermill", "ipykernel"]
 MIN_MEMORY_GIB = 8  # kind node + Strimzi operator (768Mi) + one broker + the notebook kernel, with headroom
 MIN_KIND = (0, 31, 0)  # the kind Strimzi 1.2.0's CI uses; kind.NODE_IMAGE was built for it
 

@@ -1,10 +1,15 @@
-"""What a person sees while kafkalab waits: live tables in JupyterLab, one plain line per change elsewhere.
+"""What a person sees while kafkalab waits: a live table in JupyterLab, one plain line per change elsewhere.
+
+In a notebook a person has open, each wait shows one table, displayed once and then redrawn in place
+through its display id. The table is ordinary output (text/html with a text/plain copy), so its last state
+stays in the saved notebook: it survives a kernel restart, reopening the notebook the next day, and static
+renderers (nbconvert, handout sites). A widget would not: a saved notebook keeps only a reference to a
+widget model that died with the kernel ("Error displaying widget: model not found").
 
 Where output goes decides the form. A kernel that a Jupyter server (JupyterLab, Jupyter Notebook) started
-for an open notebook has `JPY_SESSION_NAME` in its environment and a frontend that renders widgets, so it
-gets a table updated in place. papermill, nbval and plain Python have no such frontend: a widget would be
-stored as a placeholder, so they get lines (also readable in an executed notebook or a CI log). Other
-frontends fall back to lines too. `KAFKALAB_DISPLAY=plain` or `=widget` overrides the guess.
+for an open notebook has `JPY_SESSION_NAME` in its environment: it gets live tables. papermill, nbval and
+plain Python do not: they get one line per change (readable in an executed notebook and a CI log).
+`KAFKALAB_DISPLAY=plain` or `=live` overrides the guess.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ __all__ = [
     "progress",
     "watch_pods",
     "show_conditions",
-    "use_widgets",
+    "is_live",
     "summarize",
     "pod_state",
     "kubectl",
@@ -32,21 +37,24 @@ __all__ = [
 ]
 
 
-def use_widgets() -> bool:
-    """True when output goes to a live notebook frontend that renders ipywidgets."""
+def is_live() -> bool:
+    """True when output goes to a notebook a person has open (tables redrawn in place), not to a log."""
     forced = os.environ.get("KAFKALAB_DISPLAY", "").strip().lower()
-    if forced in ("plain", "widget"):
-        return forced == "widget"
+    if forced in ("plain", "live"):
+        return forced == "live"
     # Jupyter servers set JPY_SESSION_NAME for a notebook's kernel; papermill and nbval do not.
     if not os.environ.get("JPY_SESSION_NAME"):
         return False
+    return _kernel() is not None
+
+
+def _kernel():
     try:
-        import ipywidgets  # noqa: F401
         from IPython import get_ipython
     except ImportError:
-        return False
+        return None
     shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
+    return shell if shell is not None and getattr(shell, "kernel", None) is not None else None
 
 
 # Condition types that are good news when True: their messages ("Deployment has minimum availability.")
@@ -74,9 +82,15 @@ def summarize(obj: dict) -> tuple[str, str]:
         happy = cond.get("type") in _POSITIVE and cond.get("status") == "True"
         if not message and not happy and cond.get("message"):
             message = cond["message"]
-    if "replicas" in status or "readyReplicas" in status:
-        parts.append(f"{status.get('readyReplicas', 0)}/{status.get('replicas', 0)} ready")
+    parts += [_replicas(obj)] if _replicas(obj) else []
     return (", ".join(parts) or "no status yet"), message
+
+
+def _replicas(obj: dict) -> str:
+    status = obj.get("status") or {}
+    if "replicas" in status or "readyReplicas" in status:
+        return f"{status.get('readyReplicas', 0)}/{status.get('replicas', 0)} ready"
+    return ""
 
 
 def _ref(obj: dict) -> str:
@@ -97,64 +111,165 @@ class _Lines:
             print(f"[{elapsed:4.0f}s] {line}", file=sys.stdout, flush=True)
 
 
-class _Table:
-    """An ipywidgets HTML table shown once and then redrawn in place."""
+# ----------------------------------------------------------------------------------------------------
+# Tables: one rendering for live and static output
 
-    def __init__(self, columns: list[str], title: str = "") -> None:
-        import ipywidgets
+
+_CELL = "text-align:left;vertical-align:top;padding:3px 14px 3px 0;white-space:pre-wrap"
+
+
+def render(
+    title: str, columns: list[str], rows: list[list], note: str = "", empty: str = "", widths=None
+) -> dict:
+    """A table as a display bundle: text/html for notebooks, text/plain (aligned like kubectl) for the rest.
+
+    `widths` (characters per column) only ever grow in a live table, so columns do not jump as rows change.
+    """
+    cells = [[str(v) for v in row] for row in rows]
+    widths = list(widths or [0] * len(columns))
+    for row in [columns, *cells]:
+        widths = [max(w, len(v)) for w, v in zip(widths, row, strict=True)]
+    esc = html.escape
+    head = "".join(
+        f"<th style='{_CELL};min-width:{w}ch;border-bottom:1px solid #bbb'>{esc(c)}</th>"
+        for c, w in zip(columns, widths, strict=True)
+    )
+    body = "".join("<tr>" + "".join(f"<td style='{_CELL}'>{esc(v)}</td>" for v in r) + "</tr>" for r in cells)
+    if not cells and empty:
+        body = f"<tr><td style='{_CELL};font-style:italic' colspan='{len(columns)}'>{esc(empty)}</td></tr>"
+    html_out = (
+        f"<div class='kafkalab-table'><div style='font-weight:bold;margin-bottom:2px'>{esc(title)}</div>"
+        f"<table style='border-collapse:collapse;margin:0;font-variant-numeric:tabular-nums'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        + (f"<div style='font-size:smaller;margin-top:3px'>{esc(note)}</div>" if note else "")
+        + "</div>"
+    )
+    lines = [title]
+    for row in [columns, *cells]:
+        lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if not cells and empty:
+        lines.append(f"  ({empty})")
+    if note:
+        lines.append(note)
+    return {"text/html": html_out, "text/plain": "\n".join(lines)}
+
+
+class _LiveTable:
+    """A table displayed once, then redrawn in place through its display id (never a second output)."""
+
+    def __init__(self, title: str, columns: list[str], empty: str = "") -> None:
+        self.title, self.columns, self.empty = title, columns, empty
+        self.rows: dict[str, list] = {}
+        self.widths = [len(c) for c in columns]
+        self.handle = None
+
+    def draw(self, note: str = "", rows: list[list] | None = None) -> None:
+        rows = [self.rows[k] for k in sorted(self.rows)] if rows is None else rows
+        for row in rows:
+            self.widths = [max(w, len(str(v))) for w, v in zip(self.widths, row, strict=True)]
+        self.show(render(self.title, self.columns, rows, note, self.empty, self.widths))
+
+    def show(self, bundle: dict) -> None:
         from IPython.display import display
 
-        self.columns, self.title, self.rows = columns, title, {}
-        self.widget = ipywidgets.HTML()
-        display(self.widget)
+        if self.handle is None:
+            self.handle = display(bundle, raw=True, display_id=True)
+        else:
+            self.handle.update(bundle, raw=True)
 
-    def set(self, key: str, row: list[str], footer: str = "") -> None:
-        self.rows[key] = row
-        self.redraw(footer)
 
-    def drop(self, key: str) -> None:
-        self.rows.pop(key, None)
+def _elapsed(seconds: float) -> str:
+    return f"elapsed: {seconds:.0f} s"
 
-    def redraw(self, footer: str = "") -> None:
-        esc = html.escape
-        head = "".join(f"<th style='text-align:left'>{esc(c)}</th>" for c in self.columns)
-        body = "".join(
-            "<tr>" + "".join(f"<td style='text-align:left'>{esc(str(v))}</td>" for v in row) + "</tr>"
-            for row in self.rows.values()
-        )
-        title = f"<b>{esc(self.title)}</b>" if self.title else ""
-        self.widget.value = f"{title}<table><tr>{head}</tr>{body}</table><small>{esc(footer)}</small>"
+
+# ----------------------------------------------------------------------------------------------------
+# Waits on one object: kube.wait_for(progress=...)
+
+_CONDITION_COLUMNS = ["TYPE", "STATUS", "REASON", "MESSAGE"]
+
+
+def _condition_rows(obj: dict | None, limit: int = 120) -> list[list[str]]:
+    conditions = ((obj or {}).get("status") or {}).get("conditions") or []
+    return [
+        [c.get("type", ""), c.get("status", ""), c.get("reason", ""), _short(c.get("message", ""), limit)]
+        for c in conditions
+    ]
+
+
+# The last live wait of the running cell: show_conditions() of the same object right after it redraws that
+# table instead of adding a near-copy below it (one table per wait).
+_last_wait: tuple[object, str, Progress] | None = None
+
+
+def _cell_id():
+    """Which cell is running: the kernel's execution count (None outside a kernel)."""
+    shell = _kernel()
+    return None if shell is None else shell.execution_count
 
 
 class Progress:
-    """Callback for `kube.wait_for(progress=...)`: called with the object each time it changes (or None)."""
+    """Callback for `kube.wait_for(progress=...)`: called with the object each time it changes (or None).
 
-    def __init__(self, what: str = "", widgets: bool | None = None) -> None:
+    Live, it shows the object's conditions as one table, redrawn on each change with the elapsed time;
+    kube calls `finished(obj)` when the wait succeeds. An object that was already done when the wait began
+    gets one line instead of a table (an operator that was already there is no news).
+    """
+
+    def __init__(self, what: str = "", live: bool | None = None) -> None:
         self.what = what
         self.start = time.monotonic()
-        self.widgets = use_widgets() if widgets is None else widgets
-        self._table: _Table | None = None
+        self.live = is_live() if live is None else live
+        self.changes = 0
+        self.last: dict | None = None
+        self._table: _LiveTable | None = None
         self._lines = _Lines()
 
     def __call__(self, obj: dict | None) -> None:
         elapsed = time.monotonic() - self.start
-        if obj is None:
-            ref, state, message = self.what or "object", "not created yet", ""
-        else:
-            ref = _ref(obj)
-            state, message = summarize(obj)
-        if not self.widgets:
+        self.changes += 1
+        self.last = obj
+        ref = _ref(obj) if obj is not None else (self.what or "object")
+        if not self.live:
+            if obj is None:
+                state, message = "not created yet", ""
+            else:
+                state, message = summarize(obj)
             line = f"{ref}: {state}" + (f" — {_short(message)}" if message else "")
             self._lines.show(ref, line, elapsed)
             return
+        self._draw(obj, f"{_elapsed(elapsed)} (at the last change)")
+
+    def _draw(self, obj: dict | None, note: str) -> None:
+        global _last_wait
+        ref = _ref(obj) if obj is not None else (self.what or "object")
+        title = ref + (f" · {_replicas(obj)}" if obj is not None and _replicas(obj) else "")
+        empty = "not created yet" if obj is None else "no conditions yet"
         if self._table is None:
-            self._table = _Table(["object", "state", "message"])
-        self._table.set(ref, [ref, state, _short(message, 160)], footer=f"{elapsed:.0f}s")
+            self._table = _LiveTable(title, _CONDITION_COLUMNS, empty)
+        self._table.title, self._table.empty = title, empty
+        self._table.draw(note, _condition_rows(obj))
+        _last_wait = (_cell_id(), ref, self)
+
+    def finished(self, obj: dict | None) -> None:
+        """The wait is over and succeeded with `obj` (kube calls this after the last progress call)."""
+        if not self.live or self._table is None:
+            return
+        elapsed = time.monotonic() - self.start
+        if self.changes == 1 and obj is not None:
+            state = summarize(obj)[0]
+            line = f"{_ref(obj)}: already there — {state}"
+            self._table.show({"text/html": f"<div>{html.escape(line)}</div>", "text/plain": line})
+            return
+        self._draw(obj, f"{_elapsed(elapsed)} — done")
 
 
-def progress(what: str = "", widgets: bool | None = None) -> Progress:
+def progress(what: str = "", live: bool | None = None) -> Progress:
     """A progress callback for kafkalab waits (`what` names the object while it does not exist yet)."""
-    return Progress(what, widgets)
+    return Progress(what, live)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Pods
 
 
 def pod_state(pod: dict) -> tuple[str, str, int]:
@@ -185,7 +300,7 @@ def watch_pods(
     until: Callable[[list[dict]], bool] | None = None,
     timeout: float = 300,
     context: str | None = None,
-    widgets: bool | None = None,
+    live: bool | None = None,
 ) -> list[dict]:
     """Show pods of `namespace` live, like `kubectl get pods -w`, until `until(pods)` is true or `timeout`.
 
@@ -197,11 +312,11 @@ def watch_pods(
 
     api_client = kube.api(context)
     core = client.CoreV1Api(api_client)
-    widgets = use_widgets() if widgets is None else widgets
+    live = is_live() if live is None else live
     start = time.monotonic()
     deadline = start + timeout
     title = f"pods in {namespace}" + (f" ({label_selector})" if label_selector else "")
-    table = _Table(["NAME", "READY", "STATUS", "RESTARTS"], title) if widgets else None
+    table = _LiveTable(title, ["NAME", "READY", "STATUS", "RESTARTS"], "no pods yet") if live else None
     lines = _Lines()
     pods: dict[str, dict] = {}
 
@@ -209,16 +324,16 @@ def watch_pods(
         elapsed = time.monotonic() - start
         if pod is None:
             if table:
-                table.drop(name)
-                table.redraw(f"{elapsed:.0f}s")
+                table.rows.pop(name, None)
             else:
                 lines.show(name, f"{name}  deleted", elapsed)
-            return
-        ready, state, restarts = pod_state(pod)
-        if table:
-            table.set(name, [name, ready, state, restarts], footer=f"{elapsed:.0f}s")
+        elif table:
+            table.rows[name] = [name, *pod_state(pod)]
         else:
+            ready, state, restarts = pod_state(pod)
             lines.show(name, f"{name}  {ready}  {state}  restarts={restarts}", elapsed)
+        if table:
+            table.draw(f"{_elapsed(elapsed)} (at the last change) — watching")
 
     def done() -> bool:
         return until is not None and bool(until(list(pods.values())))
@@ -234,6 +349,8 @@ def watch_pods(
             pods = fresh
             for name, pod in sorted(pods.items()):
                 show(name, pod)
+            if table and not pods:
+                table.draw(f"{_elapsed(time.monotonic() - start)} — watching")
         if done() or time.monotonic() >= deadline:
             break
         w = watch.Watch()
@@ -268,38 +385,43 @@ def watch_pods(
             w.stop()
         if done() or time.monotonic() >= deadline:
             break
-    if not widgets and until is not None and not done():
-        print(f"[{time.monotonic() - start:4.0f}s] stopped watching {title} after {timeout:.0f}s", flush=True)
+    elapsed = time.monotonic() - start
+    stopped = until is not None and not done()
+    if table:
+        end = f"stopped watching after {timeout:.0f} s" if stopped else "done"
+        table.draw(f"{_elapsed(elapsed)} — {end}")
+    elif stopped:
+        print(f"[{elapsed:4.0f}s] stopped watching {title} after {timeout:.0f}s", flush=True)
     return list(pods.values())
 
 
-def show_conditions(obj: dict | None, widgets: bool | None = None) -> None:
-    """Show an object's status conditions as a small table (HTML in JupyterLab, text elsewhere)."""
+# ----------------------------------------------------------------------------------------------------
+# Conditions
+
+
+def show_conditions(obj: dict | None, live: bool | None = None) -> None:
+    """Show an object's status conditions as a small table (HTML in JupyterLab, text elsewhere).
+
+    Right after a live wait on the same object in the same cell, the wait's table is redrawn with them
+    instead: one table per wait, not a near-copy below it.
+    """
     if obj is None:
         print("(object does not exist)")
         return
-    rows = [
-        [c.get("type", ""), c.get("status", ""), c.get("reason", ""), _short(c.get("message", ""), 100)]
-        for c in (obj.get("status") or {}).get("conditions") or []
-    ]
-    cols = ["TYPE", "STATUS", "REASON", "MESSAGE"]
+    rows = _condition_rows(obj, 100)
     if not rows:
         print(f"{_ref(obj)}: no conditions yet")
         return
-    if use_widgets() if widgets is None else widgets:
-        from IPython.display import HTML, display
-
-        esc = html.escape
-        head = "".join(f"<th style='text-align:left'>{c}</th>" for c in cols)
-        body = "".join(
-            "<tr>" + "".join(f"<td style='text-align:left'>{esc(v)}</td>" for v in r) + "</tr>" for r in rows
-        )
-        display(HTML(f"<b>{esc(_ref(obj))}</b><table><tr>{head}</tr>{body}</table>"))
+    if not (is_live() if live is None else live):
+        print(render(_ref(obj), _CONDITION_COLUMNS, rows)["text/plain"])
         return
-    widths = [max(len(str(r[i])) for r in [cols, *rows]) for i in range(len(cols))]
-    print(_ref(obj))
-    for r in [cols, *rows]:
-        print("  " + "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    if _last_wait is not None and _last_wait[:2] == (_cell_id(), _ref(obj)):
+        wait = _last_wait[2]
+        wait._draw(obj, f"{_elapsed(time.monotonic() - wait.start)} — done")
+        return
+    from IPython.display import display
+
+    display(render(_ref(obj), _CONDITION_COLUMNS, rows), raw=True)
 
 
 def _short(text: str, limit: int = 100) -> str:

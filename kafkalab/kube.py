@@ -99,6 +99,8 @@ REQUEST_TIMEOUT = 30
 UNDO_TIMEOUT = 60
 
 Obj = dict[str, Any]
+# Called with each new state of a watched object (None while absent). A callback that also has a
+# `finished(obj)` method is told when the wait succeeded, e.g. to close a live table.
 Progress = Callable[[Obj | None], None]
 
 
@@ -929,6 +931,11 @@ def _watch(
                 if progress is not None:
                     progress(last)
                 if done(last):
+                    finished = getattr(
+                        progress, "finished", None
+                    )  # e.g. display.Progress: closes its live table
+                    if finished is not None:
+                        finished(last)
                     return last
             else:
                 for pod in pods.see(event, payload):

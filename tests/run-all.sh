@@ -44,3 +44,6 @@ bash tests/hermetic/up.sh
 step "hermetic tests (library, stand-in, brokers, faults, bad inputs; the notebook suite twice with its checked outputs and secret scan)"
 rm -rf out/hermetic
 KAFKALAB_RERUN_TEST=1 KAFKALAB_SUITE_OUT=out/hermetic $PY -m pytest -q --durations=15 tests/hermetic
+
+step "browser: JupyterLab and the handout site (built from out/hermetic, the run above) in headless chromium"
+KAFKALAB_HANDOUT_RUN=out/hermetic bash tests/browser/run.sh

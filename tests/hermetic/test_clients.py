@@ -189,6 +189,6 @@ def test_watch_pods_on_the_real_api(clusters, capsys):
     def running(pods):
         return bool(pods) and all(p["status"].get("phase") == "Running" for p in pods)
 
-    pods = display.watch_pods(NS, f"strimzi.io/cluster={OPEN}", until=running, timeout=60, widgets=False)
+    pods = display.watch_pods(NS, f"strimzi.io/cluster={OPEN}", until=running, timeout=60, live=False)
     assert pods and running(pods)
     assert f"{OPEN}-dual-role-0" in capsys.readouterr().out

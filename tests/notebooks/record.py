@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import sys
 
 import nbformat
@@ -20,6 +21,8 @@ import papermill
 import yaml
 
 from kafkalab.suite import declared_parameters
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import normalize_metadata  # noqa: E402  (beside this file, not a package)
 
 CHECK = "NBVAL_CHECK_OUTPUT"
 
@@ -46,9 +49,10 @@ def _coalesce(outputs):
 def strip(nb, name: str):
     """Return nb without papermill's traces and with outputs only in checked cells (raises on a bad one)."""
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
-    nb.metadata = nbformat.from_dict(
-        {"kernelspec": nb.metadata.get("kernelspec", {}), "language_info": {"name": "python"}}
-    )
+    # JupyterLab's own stored metadata, so the notebook opens unmodified (normalize_metadata.py)
+    language_info = {**normalize_metadata.LANGUAGE_INFO, "version": platform.python_version()}
+    kernelspec = normalize_metadata.KERNELSPEC
+    nb.metadata = nbformat.from_dict({"kernelspec": kernelspec, "language_info": language_info})
     position = 0
     for cell in nb.cells:
         # Keep what the author set (tags; `jupyter.source_hidden` folds a solution), drop papermill's timings.

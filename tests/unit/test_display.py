@@ -1,6 +1,9 @@
-"""display: state summaries, line output, the widget/plain decision in real kernels, watch_pods' loop."""
+"""display: state summaries, line output, the live/plain decision in real kernels, watch_pods' loop, and
+the live tables: redrawn in place through a display id, their last state kept in the saved notebook."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import nbformat
 import papermill
@@ -65,7 +68,7 @@ def test_summarize_strimzi_and_deployment():
 
 
 def test_progress_prints_one_line_per_change(capsys):
-    cb = display.progress("Kafka kafka/my-cluster", widgets=False)
+    cb = display.progress("Kafka kafka/my-cluster", live=False)
     cb(None)
     cb(None)
     creating = kafka([{"type": "NotReady", "status": "True", "reason": "Creating"}])
@@ -108,24 +111,31 @@ def test_pod_state_like_kubectl():
 
 def test_show_conditions_text(capsys):
     display.show_conditions(
-        kafka([{"type": "Ready", "status": "True", "reason": "", "message": ""}]), widgets=False
+        kafka([{"type": "Ready", "status": "True", "reason": "", "message": ""}]), live=False
     )
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "Kafka kafka/my-cluster"
     assert out[1].split() == ["TYPE", "STATUS", "REASON", "MESSAGE"]
     assert out[2].split() == ["Ready", "True"]
-    display.show_conditions({"kind": "KafkaTopic", "metadata": {"name": "t"}}, widgets=False)
+    display.show_conditions({"kind": "KafkaTopic", "metadata": {"name": "t"}}, live=False)
     assert "no conditions yet" in capsys.readouterr().out
 
 
-def test_use_widgets_env(monkeypatch):
-    monkeypatch.setenv("KAFKALAB_DISPLAY", "widget")
-    assert display.use_widgets()
+def test_is_live_env(monkeypatch):
+    monkeypatch.setenv("KAFKALAB_DISPLAY", "live")
+    assert display.is_live()
     monkeypatch.setenv("KAFKALAB_DISPLAY", "plain")
     monkeypatch.setenv("JPY_SESSION_NAME", "/x.ipynb")
-    assert not display.use_widgets()
+    assert not display.is_live()
     monkeypatch.delenv("KAFKALAB_DISPLAY")
-    assert not display.use_widgets()  # JPY_SESSION_NAME but not in a kernel (plain pytest)
+    assert not display.is_live()  # JPY_SESSION_NAME but not in a kernel (plain pytest)
+
+
+def _kernel_env(**extra) -> dict:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("JPY_SESSION_NAME", "KAFKALAB_DISPLAY")}
+    return {**env, **extra}
 
 
 def _kernel_says(env: dict) -> str:
@@ -133,7 +143,7 @@ def _kernel_says(env: dict) -> str:
     try:
         reply = []
         kc.execute_interactive(
-            "from kafkalab.display import use_widgets; print(use_widgets())",
+            "from kafkalab.display import is_live; print(is_live())",
             output_hook=lambda m: reply.append(m["content"].get("text", "")),
             timeout=60,
         )
@@ -144,14 +154,10 @@ def _kernel_says(env: dict) -> str:
 
 
 @pytest.mark.parametrize("session,expected", [("/home/me/notebooks/03.ipynb", "True"), (None, "False")])
-def test_use_widgets_in_a_real_kernel(monkeypatch, session, expected):
-    # A kernel started like jupyter_server starts it (JPY_SESSION_NAME in its env) renders widgets;
+def test_is_live_in_a_real_kernel(session, expected):
+    # A kernel started like jupyter_server starts it (JPY_SESSION_NAME in its env) draws live tables;
     # one started without it (as papermill/nbval do) prints lines.
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k not in ("JPY_SESSION_NAME", "KAFKALAB_DISPLAY")}
-    if session:
-        env["JPY_SESSION_NAME"] = session
+    env = _kernel_env(**({"JPY_SESSION_NAME": session} if session else {}))
     assert _kernel_says(env) == expected
 
 
@@ -161,7 +167,7 @@ def test_papermill_kernel_prints_lines(tmp_path, monkeypatch):
     nb.cells = [
         nbformat.v4.new_code_cell(
             "from kafkalab import display\n"
-            "print('widgets:', display.use_widgets())\n"
+            "print('live:', display.is_live())\n"
             "display.progress('Kafka kafka/x')(None)"
         )
     ]
@@ -173,79 +179,8 @@ def test_papermill_kernel_prints_lines(tmp_path, monkeypatch):
     with _plain_display():
         papermill.execute_notebook(str(src), str(out), kernel_name="python3", progress_bar=False)
     text = "".join(o.get("text", "") for o in nbformat.read(out, 4).cells[0].outputs)
-    assert "widgets: False" in text
+    assert "live: False" in text
     assert "Kafka kafka/x: not created yet" in text
-
-
-class _Meta:
-    def __init__(self, rv, name=None):
-        self.resource_version, self.name = rv, name
-
-
-class _Pod:
-    def __init__(self, name):
-        self.metadata = _Meta("1", name)
-
-
-def _pod(name, phase, ready=False, rv="2"):
-    return {
-        "metadata": {"name": name, "resourceVersion": rv},
-        "spec": {"containers": [{"name": "c"}]},
-        "status": {"phase": phase, "containerStatuses": [{"ready": ready, "restartCount": 0, "state": {}}]},
-    }
-
-
-def test_watch_pods_ends_when_until_is_true(monkeypatch, capsys):
-    events = [
-        {"type": "ADDED", "raw_object": _pod("b", "Pending", rv="3")},
-        {"type": "MODIFIED", "raw_object": _pod("a", "Running", True, rv="4")},
-        {"type": "MODIFIED", "raw_object": _pod("b", "Running", True, rv="5")},
-        {"type": "MODIFIED", "raw_object": _pod("b", "Running", True, rv="6")},  # never reached
-    ]
-    seen_kwargs = {}
-
-    class FakeCore:
-        def __init__(self, api_client):
-            pass
-
-        def list_namespaced_pod(self, namespace, **kw):
-            class Listing:
-                metadata = _Meta("2")
-                items = [_Pod("a")]
-
-            return Listing()
-
-    class FakeWatch:
-        def stream(self, fn, namespace, **kw):
-            seen_kwargs.update(kw)
-            yield from events
-
-        def stop(self):
-            pass
-
-    class FakeApiClient:
-        def sanitize_for_serialization(self, pod):
-            return _pod(pod.metadata.name, "Pending")
-
-    import kubernetes
-
-    monkeypatch.setattr(kube, "api", lambda context=None: FakeApiClient())
-    monkeypatch.setattr(kubernetes.client, "CoreV1Api", FakeCore)
-    monkeypatch.setattr(kubernetes.watch, "Watch", FakeWatch)
-
-    def all_running(pods):
-        return len(pods) == 2 and all(p["status"]["phase"] == "Running" for p in pods)
-
-    pods = display.watch_pods("kafka", "app=x", until=all_running, timeout=30, widgets=False)
-    assert sorted(p["metadata"]["name"] for p in pods) == ["a", "b"]
-    assert seen_kwargs["resource_version"] == "2" and seen_kwargs["label_selector"] == "app=x"
-    lines = capsys.readouterr().out.splitlines()
-    assert [line.split("] ", 1)[1] for line in lines] == [
-        "a  0/1  Pending  restarts=0",
-        "b  0/1  Pending  restarts=0",
-        "a  1/1  Running  restarts=0",
-        "b  1/1  Running  restarts=0",
-    ]
 
 
 def _kernel_messages(env: dict, code: str) -> list[dict]:
@@ -260,32 +195,220 @@ def _kernel_messages(env: dict, code: str) -> list[dict]:
         km.shutdown_kernel(now=True)
 
 
-def test_widget_table_updates_in_place_in_a_jupyterlab_kernel():
-    import os
+READY = "{'type': 'Ready', 'status': 'True'}"
+STORAGE = "{'type': 'Warning', 'status': 'True', 'reason': 'KafkaStorage', 'message': 'ephemeral'}"
+WAIT_CELL = (
+    "from kafkalab import display\n"
+    "cb = display.progress('Kafka kafka/x')\n"
+    "k = {'kind': 'Kafka', 'metadata': {'name': 'x', 'namespace': 'kafka'}}\n"
+    "cb(None)\n"
+    "cb({**k, 'status': {'conditions': [{'type': 'NotReady', 'status': 'True', 'reason': 'Creating'}]}})\n"
+    f"ready = {{**k, 'status': {{'conditions': [{READY}, {STORAGE}]}}}}\n"
+    "cb(ready)\n"
+    "cb.finished(ready)  # what kube.wait_for does once ready(obj) is true\n"
+    "display.show_conditions(ready)  # right after the wait: redraws its table, no second one\n"
+)
 
-    env = {k: v for k, v in os.environ.items() if k != "KAFKALAB_DISPLAY"}
-    env["JPY_SESSION_NAME"] = "/home/me/notebooks/03-kafka-cluster.ipynb"
-    code = (
-        "from kafkalab import display\n"
-        "cb = display.progress('Kafka kafka/x')\n"
-        "k = {'kind': 'Kafka', 'metadata': {'name': 'x', 'namespace': 'kafka'}}\n"
-        "cb(None)\n"
-        "c = {'type': 'NotReady', 'status': 'True', 'reason': 'Creating'}\n"
-        "cb({**k, 'status': {'conditions': [c]}})\n"
-        "cb({**k, 'status': {'conditions': [{'type': 'Ready', 'status': 'True'}]}})\n"
-    )
-    messages = _kernel_messages(env, code)
+
+def test_live_table_updates_in_place_in_a_jupyterlab_kernel():
+    env = _kernel_env(JPY_SESSION_NAME="/home/me/notebooks/03-kafka-cluster.ipynb")
+    messages = _kernel_messages(env, WAIT_CELL)
     shown = [m for m in messages if m["msg_type"] == "display_data"]
     assert len(shown) == 1  # one table, displayed once ...
-    assert "application/vnd.jupyter.widget-view+json" in shown[0]["content"]["data"]
-    assert not [m for m in messages if m["msg_type"] == "stream"]  # ... and no printed lines
-    updates = [
-        m["content"]["data"]["state"]["value"]
-        for m in messages
-        if m["msg_type"] == "comm_msg" and "value" in m["content"]["data"].get("state", {})
+    display_id = shown[0]["content"]["transient"]["display_id"]
+    assert not [m for m in messages if m["msg_type"] in ("stream", "comm_open", "comm_msg")]  # no widgets
+    updates = [m["content"] for m in messages if m["msg_type"] == "update_display_data"]
+    assert {u["transient"]["display_id"] for u in updates} == {display_id}  # ... and redrawn in place
+    assert "not created yet" in shown[0]["content"]["data"]["text/plain"]
+    assert "Creating" in updates[0]["data"]["text/plain"]
+    last = updates[-1]["data"]
+    assert "KafkaStorage" in last["text/html"] and "— done" in last["text/plain"]
+
+
+def test_render_pads_aligns_and_keeps_columns_stable():
+    bundle = display.render(
+        "pods in kafka", ["NAME", "READY"], [["a", "0/1"], ["long-name", "1/1"]], "elapsed: 3 s"
+    )
+    assert bundle["text/plain"].splitlines() == [
+        "pods in kafka",
+        "  NAME       READY",
+        "  a          0/1",
+        "  long-name  1/1",
+        "elapsed: 3 s",
     ]
-    assert "not created yet" in updates[0]
-    assert "NotReady (Creating)" in updates[-2] and "<td style='text-align:left'>Ready</td>" in updates[-1]
+    assert "padding:" in bundle["text/html"] and "text-align:left" in bundle["text/html"]
+    table = display._LiveTable("pods", ["NAME", "READY"], "no pods yet")
+    table.show = lambda b: drawn.append(b)
+    drawn: list[dict] = []
+    table.rows = {"b-very-long-pod-name": ["b-very-long-pod-name", "0/1"], "a": ["a", "1/1"]}
+    table.draw("x")
+    del table.rows["b-very-long-pod-name"]
+    table.draw("y")
+    first, second = (b["text/plain"].splitlines() for b in drawn)
+    assert first[2].startswith("  a  ") and first[3].startswith("  b-very")  # sorted by name
+    assert len(second[1]) == len(first[1])  # the NAME column kept its width when the long row went
+    assert "min-width:20ch" in drawn[1]["text/html"]
+    table.rows = {}
+    table.draw("z")
+    assert "(no pods yet)" in drawn[-1]["text/plain"]
+
+
+# A fake API server for watch_pods, usable in this process and in a kernel (the module is written to disk).
+FAKE_PODS = """
+import kubernetes
+from kafkalab import kube
+
+
+def pod(name, phase, ready=False, rv="2"):
+    return {
+        "metadata": {"name": name, "resourceVersion": rv},
+        "spec": {"containers": [{"name": "c"}]},
+        "status": {"phase": phase, "containerStatuses": [{"ready": ready, "restartCount": 0, "state": {}}]},
+    }
+
+
+EVENTS = [
+    {"type": "ADDED", "raw_object": pod("b", "Pending", rv="3")},
+    {"type": "MODIFIED", "raw_object": pod("a", "Running", True, rv="4")},
+    {"type": "MODIFIED", "raw_object": pod("b", "Running", True, rv="5")},
+    {"type": "MODIFIED", "raw_object": pod("b", "Running", True, rv="6")},  # never reached
+]
+SEEN = {}
+
+
+class Meta:
+    def __init__(self, rv, name=None):
+        self.resource_version, self.name = rv, name
+
+
+class Listed:
+    def __init__(self, name):
+        self.metadata = Meta("1", name)
+
+
+class Core:
+    def __init__(self, api_client):
+        pass
+
+    def list_namespaced_pod(self, namespace, **kw):
+        class Listing:
+            metadata = Meta("2")
+            items = [Listed("a")]
+
+        return Listing()
+
+
+class Watch:
+    def stream(self, fn, namespace, **kw):
+        SEEN.update(kw)
+        yield from EVENTS
+
+    def stop(self):
+        pass
+
+
+class ApiClient:
+    def sanitize_for_serialization(self, p):
+        return pod(p.metadata.name, "Pending")
+
+
+def patch(setattr_=setattr):
+    setattr_(kube, "api", lambda context=None: ApiClient())
+    setattr_(kubernetes.client, "CoreV1Api", Core)
+    setattr_(kubernetes.watch, "Watch", Watch)
+
+
+def all_running(pods):
+    return len(pods) == 2 and all(p["status"]["phase"] == "Running" for p in pods)
+"""
+
+
+@pytest.fixture
+def fake_pods(tmp_path, monkeypatch):
+    (tmp_path / "fake_pods.py").write_text(FAKE_PODS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import fake_pods
+
+    fake_pods.patch(monkeypatch.setattr)
+    return fake_pods
+
+
+def test_watch_pods_ends_when_until_is_true(fake_pods, capsys):
+    pods = display.watch_pods("kafka", "app=x", until=fake_pods.all_running, timeout=30, live=False)
+    assert sorted(p["metadata"]["name"] for p in pods) == ["a", "b"]
+    assert fake_pods.SEEN["resource_version"] == "2" and fake_pods.SEEN["label_selector"] == "app=x"
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("] ", 1)[1] for line in lines] == [
+        "a  0/1  Pending  restarts=0",
+        "b  0/1  Pending  restarts=0",
+        "a  1/1  Running  restarts=0",
+        "b  1/1  Running  restarts=0",
+    ]
+
+
+def _run_live(tmp_path, cells: list[str]) -> Path:
+    """Execute cells with papermill in a kernel that draws live tables, as JupyterLab's would; return the
+    saved notebook's path. nbclient applies each update_display_data to the stored output, as JupyterLab
+    does before it saves."""
+    import os
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    src, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, src)
+    saved = os.environ.get("KAFKALAB_DISPLAY")
+    os.environ["KAFKALAB_DISPLAY"] = "live"  # papermill's kernel inherits it
+    try:
+        papermill.execute_notebook(
+            str(src), str(out), kernel_name="python3", progress_bar=False, cwd=str(tmp_path)
+        )
+    finally:
+        if saved is None:
+            os.environ.pop("KAFKALAB_DISPLAY")
+        else:
+            os.environ["KAFKALAB_DISPLAY"] = saved
+    return out
+
+
+def test_saved_notebook_keeps_each_live_tables_last_state(tmp_path):
+    (tmp_path / "fake_pods.py").write_text(FAKE_PODS)
+    already = {
+        "kind": "Deployment",
+        "metadata": {"name": "op", "namespace": "strimzi"},
+        "status": {
+            "replicas": 1,
+            "readyReplicas": 1,
+            "conditions": [{"type": "Available", "status": "True"}],
+        },
+    }
+    out = _run_live(
+        tmp_path,
+        [
+            WAIT_CELL,
+            f"cb = display.progress('Deployment strimzi/op')\ncb({already!r})\ncb.finished({already!r})",
+            "import fake_pods\nfake_pods.patch()\n"
+            "pods = display.watch_pods('kafka', 'app=x', until=fake_pods.all_running, timeout=30)",
+        ],
+    )
+    # A restart or reopening the notebook sees only what was saved: read it back from disk.
+    saved = nbformat.read(out, as_version=4)
+    nbformat.validate(saved)
+    wait, operator, pods = (c.outputs for c in saved.cells[-3:])
+    for outputs in (wait, operator, pods):
+        assert [o.output_type for o in outputs] == ["display_data"]  # one output per wait, nothing else
+        assert set(outputs[0].data) == {"text/html", "text/plain"}  # no widget reference
+    assert "Warning" in wait[0].data["text/plain"] and "KafkaStorage" in wait[0].data["text/html"]
+    assert "Creating" not in wait[0].data["text/plain"]  # the last state, not the first
+    assert operator[0].data["text/plain"].startswith("Deployment strimzi/op: already there")
+    assert "<table" not in operator[0].data["text/html"]  # an operator that was already there: one line
+    text = pods[0].data["text/plain"].splitlines()
+    assert [line.split() for line in text[2:4]] == [
+        ["a", "1/1", "Running", "0"],
+        ["b", "1/1", "Running", "0"],
+    ]
+    assert text[-1].startswith("elapsed:") and text[-1].endswith("— done")
+    assert "<td" in pods[0].data["text/html"]
 
 
 # ---- kubectl: run for real, with a stand-in `kubectl` on PATH that echoes its arguments ----

@@ -186,6 +186,23 @@ def test_wait_lists_again_after_410_gone_and_carries_on(fake_api):
     assert [s["data"]["v"] for s in seen] == ["0", "0", "1"]
 
 
+def test_wait_tells_a_progress_object_when_it_succeeded(fake_api):
+    fake_api([[event("MODIFIED", "11", "1")]])
+
+    class Progress(list):
+        def __call__(self, obj):
+            self.append(("state", obj["data"]["v"]))
+
+        def finished(self, obj):
+            self.append(("finished", obj["data"]["v"]))
+
+    seen = Progress()
+    kube.wait_for(
+        "v1", "ConfigMap", "cm", "ns", ready=lambda o: o["data"]["v"] == "1", timeout=10, progress=seen
+    )
+    assert seen == [("state", "0"), ("state", "1"), ("finished", "1")]
+
+
 def test_delete_waits_through_ended_watches_until_the_object_is_gone(fake_api):
     # the first watch ends (server timeout) after one change; the second sees a bookmark, then the delete
     api = fake_api(

@@ -142,7 +142,7 @@ def test_a_pull_that_keeps_timing_out_is_reported_as_such():
 
 
 def test_progress_lines_show_pods_with_the_kubelets_message(capsys):
-    show = display.progress("Deployment strimzi/op", widgets=False)
+    show = display.progress("Deployment strimzi/op", live=False)
     show(pod(("ContainerCreating", "")))
     show(pod(("ErrImagePull", NOT_FOUND)))
     lines = capsys.readouterr().out.splitlines()
