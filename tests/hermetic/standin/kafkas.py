@@ -17,7 +17,15 @@ from .broker import BrokerError
 from .clusters import broker_spec
 from .context import GATE_RETRY, Context
 from .kubeapi import ApiException
-from .objects import ca_secrets, entity_operator, owner_reference, pod, podset, services
+from .objects import (
+    ca_secrets,
+    entity_operator,
+    host_bootstrap_patch,
+    owner_reference,
+    pod,
+    podset,
+    services,
+)
 from .status import failed_kafka, kafka_creating, kafka_ready, pool_status, same_status
 from .validate import CLUSTER_LABEL, KafkaPlan, Refusal, kafka_plan
 
@@ -78,10 +86,9 @@ def reconcile_kafka(ctx: Context, namespace: str, name: str) -> float | None:
             return None  # this spec already failed to start; a change (or a new generation) tries again
         if not is_ready(kafka):
             _write(ctx, kafka, kafka_creating(old), old)
-        if plan.ignored_config:
-            ignored = ", ".join(plan.ignored_config)
-            message = f"spec.kafka.config options managed by Strimzi were ignored: {ignored}"
-            ctx.kube.event(kafka, "ForbiddenConfig", message, warning=True)
+        for key in sorted(plan.ignored_config):  # Strimzi: no condition, no event, only this log line
+            log.warning("Kafka %s/%s: Configuration option \"%s\" is forbidden and will be ignored",
+                        namespace, name, key)  # fmt: skip
         verb = "Rolling the broker for the changed spec" if rolling else "Starting the broker"
         ctx.kube.event(kafka, "RollingUpdate" if rolling else "Creating", f"{verb} (Kafka {plan.version})")
         started = time.monotonic()
@@ -93,7 +100,7 @@ def reconcile_kafka(ctx: Context, namespace: str, name: str) -> float | None:
         except BrokerError as e:
             cluster.failed, cluster.fingerprint = (generation, fingerprint), None
             message = f"The Kafka broker did not start: {e}"
-            _write(ctx, kafka, failed_kafka("StandinBrokerError", message, generation, old), old,
+            _write(ctx, kafka, failed_kafka("StandinBrokerError", message, generation, old, plan), old,
                    event=("StandinBrokerError", message))  # fmt: skip
             return None
         cluster.fingerprint, cluster.failed = fingerprint, None
@@ -127,6 +134,9 @@ def reconcile_kafka(ctx: Context, namespace: str, name: str) -> float | None:
         )
         if not same_status(new, pool_old):
             ctx.kube.patch_status("KafkaNodePool", namespace, pool_plan.name, new, pool_old)
+    ctx.kube.patch(
+        "Service", namespace, f"{name}-kafka-bootstrap", host_bootstrap_patch(plan, cluster.broker.ports)
+    )
     _write(ctx, kafka, ready, old)
     if became_ready:
         ctx.kube.event(kafka, "Ready", f"Kafka cluster {name} is ready (broker on 127.0.0.1)")
