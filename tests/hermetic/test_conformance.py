@@ -268,6 +268,7 @@ def test_pods_and_podsets_match_names_labels_and_ports():
     podset = objects.podset(plan, plan.pools[0], None)
     rec_set = recorded[("StrimziPodSet", "my-cluster-dual-role")]
     assert podset["metadata"]["name"] == "my-cluster-dual-role"
+    assert podset["metadata"]["labels"] == rec_set["labels"]
     assert podset["spec"]["selector"] == rec_set["selector"]
     assert [p["metadata"]["name"] for p in podset["spec"]["pods"]] == rec_set["pods"]
 
@@ -413,7 +414,9 @@ def test_recorded_single_node_objects_through_the_stand_in(ns, hermetic_dir):
                 kind,
                 ns,
                 "strimzi.io/cluster=my-cluster",
-            )  # fmt: skip
+            )
+            # the entity operator is not compared: the recorded operator stopped before making it
+            if o["metadata"]["labels"].get("strimzi.io/component-type") != "entity-operator"
         }
         assert set(have) == set(want), kind
         for name, rec in want.items():

@@ -123,8 +123,9 @@ def pod(plan: KafkaPlan, pool: PoolPlan, node_id: int, podset_owner: dict | None
 
 
 def podset(plan: KafkaPlan, pool: PoolPlan, kafka_owner: dict) -> dict:
-    """StrimziPodSet `<cluster>-<pool>` listing its pods, as the Cluster Operator keeps it."""
-    labels = _pool_labels(plan, pool)
+    """StrimziPodSet `<cluster>-<pool>` listing its pods, as the Cluster Operator keeps it (its own labels
+    name the pool; the role and controller labels are the pods')."""
+    labels = dict(cluster_labels(plan.name, "kafka"), **{"strimzi.io/pool-name": pool.name})
     selector = {
         "strimzi.io/cluster": plan.name,
         "strimzi.io/name": f"{plan.name}-kafka",
