@@ -177,4 +177,6 @@ class Gate:
             new = crash_loop_status(old, when) if crashed else running_status(old, when)
             self.kube.patch_status("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"], new, None)
             if crashed:
+                # what the kubelet reports (list items carry no apiVersion/kind)
+                pod = dict(pod, apiVersion="v1", kind="Pod")
                 self.kube.event(pod, "BackOff", "Back-off restarting failed container", warning=True)
