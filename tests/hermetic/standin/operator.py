@@ -120,17 +120,21 @@ class Standin:
     def operator_changed(self) -> None:
         """An operator Deployment appeared, changed or went: what it watches may have changed."""
         self.ctx.gate.forget()
-        self.ctx.gate.check_operators()
+        self._check_operators()
         for key in self.ctx.known():
             if key[0] in _RECONCILERS:
                 self.ctx.kick(*key)
 
+    def _check_operators(self) -> None:
+        """Crash-loop (or bring back) the operators whose RBAC does not (or again does) cover their watch."""
+        try:
+            self.ctx.gate.check_operators()
+        except Exception:  # noqa: BLE001 - the next Deployment event or resync round tries again
+            log.exception("checking the operator Deployments failed")
+
     def _resync_loop(self) -> None:
         while not self._stop.wait(RESYNC_SECONDS):
-            try:
-                self.ctx.gate.check_operators()  # RoleBindings may have come or gone
-            except Exception:  # noqa: BLE001 - the next round tries again
-                log.exception("checking the operator Deployments failed")
+            self._check_operators()  # RoleBindings may have come or gone
             for key in self.ctx.known():
                 if key[0] in _RECONCILERS:
                     self.ctx.kick(*key)
