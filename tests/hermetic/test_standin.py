@@ -1136,8 +1136,9 @@ def test_a_config_the_broker_rejects_makes_the_kafka_notready_with_the_brokers_w
 
 
 @hermetic
-def test_an_operator_without_rbac_in_the_namespace_does_nothing_there(kube, kube_api, operator, ns):
-    """The gate asks the API server (SubjectAccessReview), as the real operator would get Forbidden."""
+def test_an_operator_without_rbac_in_the_namespace_crash_loops(kube, kube_api, operator, ns):
+    """The gate asks the API server (SubjectAccessReview), as the real operator would get Forbidden, and
+    crash-loops the operator's pod as the real one exits (observed/rbac)."""
     core, apps = client.CoreV1Api(kube_api), client.AppsV1Api(kube_api)
     other = f"{ns}-rbac"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=other)))
@@ -1167,19 +1168,16 @@ def test_an_operator_without_rbac_in_the_namespace_does_nothing_there(kube, kube
                 ),
             ),
         )
-        wait_for(
-            "operator Deployment available",
-            lambda: (
-                (
-                    apps.read_namespaced_deployment(
-                        name="strimzi-cluster-operator", namespace=other
-                    ).status.available_replicas
-                    or 0
-                )
-                >= 1
-            ),
-            60,
-        )
+
+        def crash_looping():
+            for pod in kube.list("Pod", other, labels=labels):
+                for c in (pod.get("status") or {}).get("containerStatuses") or []:
+                    if (c.get("state") or {}).get("waiting", {}).get("reason") == "CrashLoopBackOff":
+                        return c
+            return None
+
+        crashed = wait_for("operator pod in CrashLoopBackOff", crash_looping, 60)
+        assert crashed["lastState"]["terminated"]["exitCode"] == 1 and not crashed["ready"]
         apply(kube, kafka_obj("nopools"), namespace=other)
         time.sleep(6)
         assert not kube.get("Kafka", other, "nopools").get("status"), "acted without RBAC"
@@ -1202,7 +1200,8 @@ def test_an_operator_without_rbac_in_the_namespace_does_nothing_there(kube, kube
                 },
             },
         )
-        c = cond(wait_condition(kube, "Kafka", other, "nopools", "NotReady", timeout=30), "NotReady")
+        c = cond(wait_condition(kube, "Kafka", other, "nopools", "NotReady", timeout=60), "NotReady")
         assert c["reason"] == "InvalidConfigurationException"
+        assert not crash_looping(), "the operator pod still crash-loops with its RoleBinding in place"
     finally:
         core.delete_namespace(other)
