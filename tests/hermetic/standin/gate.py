@@ -136,8 +136,9 @@ class Gate:
     def _starts(self, dep: dict) -> bool:
         """Whether this operator gets past its start-up: it may list Kafkas in every namespace it watches."""
         watched = watched_namespaces(dep)
-        if not watched:
-            return False
+        pods = self._started_pods(dep)
+        if not watched or not pods:
+            return False  # not running (yet): it has not tried to open its watches
         user = _service_account(dep)
         spaces = [""] if "*" in watched else sorted(watched)  # "": cluster-wide (ClusterRoleBindings)
         forbidden = next(
@@ -161,16 +162,22 @@ class Gate:
                 where,
             )
         if (forbidden is None) != (before is None) or forbidden is not None:
-            self._set_pods(dep, crashed=forbidden is not None)
+            self._set_pods(pods, crashed=forbidden is not None)
         return forbidden is None
 
-    def _set_pods(self, dep: dict, crashed: bool) -> None:
+    def _started_pods(self, dep: dict) -> list[dict]:
+        """The Deployment's pods whose container has started (KWOK ran them), crash-looping ones included."""
         labels = ((dep["spec"].get("selector") or {}).get("matchLabels")) or {}
+        return [
+            p
+            for p in self.kube.list("Pod", dep["metadata"]["namespace"], labels=labels)
+            if (p.get("status") or {}).get("containerStatuses") and not p["metadata"].get("deletionTimestamp")
+        ]
+
+    def _set_pods(self, pods: list[dict], crashed: bool) -> None:
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        for pod in self.kube.list("Pod", dep["metadata"]["namespace"], labels=labels):
-            old = pod.get("status") or {}
-            if not old.get("containerStatuses"):
-                continue  # not started yet (KWOK has not run it): next time
+        for pod in pods:
+            old = pod["status"]
             waiting = any("waiting" in (c.get("state") or {}) for c in old["containerStatuses"])
             if crashed == waiting:
                 continue  # already as it should be
