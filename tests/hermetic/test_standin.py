@@ -1022,11 +1022,15 @@ def test_tls_user_gets_a_clients_ca_certificate_that_the_mtls_listener_accepts(
 @hermetic
 def test_acls_on_a_cluster_without_authorization_are_refused(kube, ns, open_cluster):
     apply(kube, user_obj("carol", "open", ns, acls=[acl("t", "topic", "Read")]), namespace=ns)
-    c = cond(wait_condition(kube, "KafkaUser", ns, "carol", "NotReady"), "NotReady")
-    assert (c["reason"], c["message"]) == (
-        "InvalidResourceException",
-        "Simple authorization ACL rules are configured but not supported in the Kafka cluster configuration.",
+    user = wait_condition(kube, "KafkaUser", ns, "carol", "NotReady")
+    c = cond(user, "NotReady")
+    assert (c["reason"], c["message"]) == (  # the User Operator wraps its errors (DESIGN.md §2)
+        "ExecutionException",
+        "io.strimzi.operator.common.ReconciliationException: io.strimzi.operator.common.model."
+        "InvalidResourceException: Simple authorization ACL rules are configured but not supported in the "
+        "Kafka cluster configuration.",
     )
+    assert "username" not in user["status"] and "secret" not in user["status"]
 
 
 # ---------------------------------------------------------------------------------------------------------
