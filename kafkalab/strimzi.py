@@ -891,12 +891,54 @@ def load_manifest(
 # Waiting and reading status
 
 
-def _failed_unless_creating(obj: Obj) -> tuple[str, str] | None:
+# Strimzi reasons that are final for the generation: the operator will fail the same way on every retry
+# until the spec changes. Any other NotReady reason (StrimziTimeoutException after its 300 s operation
+# timeout, KafkaException or UnforceableProblem while brokers are unreachable, ...) is retried by the operator
+# every 2 minutes and often clears by itself (slow image pulls, pods Pending for CPU or memory).
+FINAL_KAFKA_REASONS = frozenset(
+    {
+        "InvalidResourceException",
+        "InvalidConfigurationException",
+        "UnsupportedKafkaVersionException",
+        "KafkaUpgradeException",
+    }
+)
+# The User Operator wraps its failures: reason ExecutionException, message "io.strimzi.operator.common.
+# ReconciliationException: io.strimzi.operator.common.model.InvalidResourceException: <text>". Only a wrapped
+# InvalidResourceException is final; anything else (Kafka unreachable) is retried.
+USER_WRAPPER_REASON = "ExecutionException"
+
+
+def _not_ready(obj: Obj) -> tuple[str, str] | None:
+    """(reason, message) of a NotReady/True condition about the latest spec, else None."""
+    if not kube.is_current(obj):
+        return None  # a failure reported for an older spec says nothing about this one
+    c = kube.condition(obj, "NotReady")
+    if c and c.get("status") == "True":
+        return c.get("reason") or "NotReady", c.get("message") or ""
+    return None
+
+
+def _kafka_failed(obj: Obj) -> tuple[str, str] | None:
+    """Fail a Kafka wait at once only on a reason that is final for this generation."""
+    bad = _not_ready(obj)
+    return bad if bad and bad[0] in FINAL_KAFKA_REASONS else None
+
+
+def _user_failed(obj: Obj) -> tuple[str, str] | None:
+    """Fail a KafkaUser wait at once only when the User Operator refused the spec itself."""
+    bad = _not_ready(obj)
+    if bad and bad[0] in FINAL_KAFKA_REASONS:
+        return bad
+    if bad and bad[0] == USER_WRAPPER_REASON and "InvalidResourceException" in bad[1]:
+        return bad
+    return None
+
+
+def _topic_failed(obj: Obj) -> tuple[str, str] | None:
+    """The Topic Operator says Ready/False (NotSupported, KafkaError, ...) when it gives up on a spec."""
     if not kube.is_current(obj):
         return None
-    c = kube.condition(obj, "NotReady")
-    if c and c.get("status") == "True" and c.get("reason") != "Creating":
-        return c.get("reason") or "NotReady", c.get("message") or ""
     c = kube.condition(obj, "Ready")
     if c and c.get("status") == "False":
         return c.get("reason") or "NotReady", c.get("message") or ""
@@ -915,14 +957,20 @@ def wait_kafka_ready(
     progress: kube.Progress | None = None,
     context: str | None = None,
 ) -> Obj:
-    """Wait for Kafka `name` to be Ready; fail fast on NotReady with a reason other than Creating."""
+    """Wait for Kafka `name` to be Ready.
+
+    Fails at once only on a reason final for the generation (FINAL_KAFKA_REASONS: a refused spec). Other
+    NotReady reasons — StrimziTimeoutException, KafkaException, UnforceableProblem — are the operator still
+    trying: the wait goes on until `timeout`, then raises WaitTimeout whose diagnosis shows the last
+    condition, the events and the pods.
+    """
     return kube.wait_for(
         API_VERSION,
         "Kafka",
         name,
         namespace,
         _ready,
-        _failed_unless_creating,
+        _kafka_failed,
         timeout,
         progress,
         context,
@@ -950,7 +998,7 @@ def wait_topic_ready(
     progress: kube.Progress | None = None,
     context: str | None = None,
 ) -> Obj:
-    """Wait for KafkaTopic `name` to be Ready; fail fast on Ready=False (e.g. NotSupported, InvalidConfig)."""
+    """Wait for KafkaTopic `name` to be Ready; fail fast on Ready=False (e.g. NotSupported, KafkaError)."""
     return _wait_labelled("KafkaTopic", name, namespace, timeout, progress, context)
 
 
@@ -961,7 +1009,12 @@ def wait_user_ready(
     progress: kube.Progress | None = None,
     context: str | None = None,
 ) -> Obj:
-    """Wait for KafkaUser `name` to be Ready (its Secret then exists); fail fast on NotReady/Ready=False."""
+    """Wait for KafkaUser `name` to be Ready (its Secret then exists).
+
+    Fails at once when the User Operator refused the spec (ExecutionException wrapping an
+    InvalidResourceException, e.g. ACLs on a cluster without authorization); other failures are retried by
+    the operator, so the wait goes on until `timeout`.
+    """
     return _wait_labelled("KafkaUser", name, namespace, timeout, progress, context)
 
 
@@ -970,9 +1023,8 @@ def _wait_labelled(
 ) -> Obj:
     """A topic's or user's wait: first the label its operator needs, then Ready (failing fast)."""
     _check_label(kind, name, namespace, context)
-    return kube.wait_for(
-        API_VERSION, kind, name, namespace, _ready, _failed_unless_creating, timeout, progress, context
-    )
+    failed = _topic_failed if kind == "KafkaTopic" else _user_failed
+    return kube.wait_for(API_VERSION, kind, name, namespace, _ready, failed, timeout, progress, context)
 
 
 def bootstrap_servers(

@@ -17,6 +17,7 @@ from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailed
 
 from kafkalab import clients, display, kube, strimzi
 from kafkalab.errors import KafkalabError, NotFound
+from tests.hermetic.hostaddr import reachable
 from tests.hermetic.source import strimzi_source
 
 pytestmark = pytest.mark.hermetic
@@ -95,6 +96,8 @@ def test_consume_stops_at_count_and_at_timeout(clusters):
 
 def test_tls_listener_with_the_cluster_ca(clusters):
     conn = clients.connection(OPEN, NS, listener="tls")
+    assert conn["bootstrap_servers"] == f"{OPEN}-kafka-bootstrap.{NS}.svc:9093"  # Strimzi's status address
+    reachable(conn, OPEN, NS, "tls")  # ... which the host cannot resolve: the stand-in's test-only address
     assert conn["security_protocol"] == "SSL"
     assert oct(os.stat(conn["ssl_cafile"]).st_mode & 0o777) == "0o600"
     topic = unique("tls")
@@ -138,7 +141,9 @@ def test_tls_client_authentication_user(clusters):
     user = strimzi.ensure_user("bob", SECURE, SECURE_NS, authentication="tls", acls=rules, timeout=120)
     assert user["status"]["username"] == "CN=bob"
 
-    conn = clients.connection(SECURE, SECURE_NS, listener="mtls", user="bob")
+    conn = reachable(
+        clients.connection(SECURE, SECURE_NS, listener="mtls", user="bob"), SECURE, SECURE_NS, "mtls"
+    )
     assert conn["security_protocol"] == "SSL"
     for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
         assert oct(os.stat(conn[key]).st_mode & 0o777) == "0o600"

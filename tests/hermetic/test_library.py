@@ -403,7 +403,7 @@ def test_ensure_kafka_and_topic_with_the_stand_in(operator_namespaces):
     states = []
     kafka = strimzi.ensure_kafka("lab", watched, timeout=180, progress=states.append)
     assert kube.condition(kafka, "Ready")["status"] == "True" and states
-    assert strimzi.bootstrap_servers("lab", watched, "plain").startswith("127.0.0.1:")
+    assert strimzi.bootstrap_servers("lab", watched, "plain") == f"lab-kafka-bootstrap.{watched}.svc:9092"
     assert strimzi.ensure_kafka("lab", watched, timeout=30)["metadata"]["uid"] == kafka["metadata"]["uid"]
     topic = strimzi.ensure_topic("orders", "lab", watched, partitions=2, timeout=60)
     assert topic["status"]["topicName"] == "orders"

@@ -25,6 +25,7 @@ from kafka.admin import ConfigResource, KafkaAdminClient
 from kafka.errors import KafkaError, TopicAuthorizationFailedError
 from kubernetes import client
 
+from tests.hermetic.hostaddr import host_bootstrap
 from tests.hermetic.standin import objects, status
 from tests.hermetic.standin.gate import watched_namespaces
 from tests.hermetic.standin.kubeapi import Kube
@@ -149,8 +150,25 @@ def test_duplicate_listener_ports_and_tls_auth_without_tls_are_refused():
     )
     r = refusal(kafka_plan, k, [pool_obj("p", "c")])
     assert r.reason == "InvalidResourceException"
-    assert "port 9092 is used by more than one listener" in r.message
+    assert r.message.startswith(
+        "Listener configuration is not valid: [every listener needs to have a unique port"
+    )
     assert "listener b cannot use tls type authentication with disabled TLS encryption" in r.message
+
+
+def test_duplicate_listener_names_are_refused_in_strimzis_words():
+    k = kafka_obj(
+        "c",
+        listeners=[
+            {"name": "plain", "port": 9092, "type": "internal", "tls": False},
+            {"name": "plain", "port": 9093, "type": "internal", "tls": True},
+        ],
+    )
+    r = refusal(kafka_plan, k, [pool_obj("p", "c")])
+    assert (r.reason, r.message) == (
+        "InvalidResourceException",
+        "Listener configuration is not valid: [every listener needs to have a unique name]",
+    )
 
 
 def test_plan_versions_config_and_forbidden_keys():
@@ -182,6 +200,16 @@ def test_user_acls_on_a_cluster_without_authorization_are_refused():
         "InvalidResourceException",
         "Simple authorization ACL rules are configured but not supported in the Kafka cluster configuration.",
     )
+    # ... and the User Operator writes it wrapped, with no username or secret left (DESIGN.md §2)
+    old = {"username": "u", "secret": "u", "conditions": [status.ready()], "observedGeneration": 1}
+    s = status.user_failed(r.reason, r.message, 2, old)
+    (c,) = s["conditions"]
+    assert (c["type"], c["status"], c["reason"]) == ("NotReady", "True", "ExecutionException")
+    assert c["message"] == (
+        "io.strimzi.operator.common.ReconciliationException: io.strimzi.operator.common.model."
+        "InvalidResourceException: " + r.message
+    )
+    assert set(s) == {"conditions", "observedGeneration"}
 
 
 def test_user_plan_expands_acl_operations_and_names_tls_users_by_cn():
@@ -235,23 +263,64 @@ def test_kafka_ready_status_has_the_contract_fields():
         [pool_obj("p", "c")],
     )
     s = status.kafka_ready(plan, 4, "cid", {"plain": 20001, "tls": 20002}, "PEM", [], None)
+    # internal listeners: the bootstrap Service's in-cluster name and the listener's port, as Strimzi writes
     assert s["listeners"] == [
         {
             "name": "plain",
-            "addresses": [{"host": "127.0.0.1", "port": 20001}],
-            "bootstrapServers": "127.0.0.1:20001",
+            "addresses": [{"host": "c-kafka-bootstrap.ns.svc", "port": 9092}],
+            "bootstrapServers": "c-kafka-bootstrap.ns.svc:9092",
         },
         {
             "name": "tls",
-            "addresses": [{"host": "127.0.0.1", "port": 20002}],
-            "bootstrapServers": "127.0.0.1:20002",
+            "addresses": [{"host": "c-kafka-bootstrap.ns.svc", "port": 9093}],
+            "bootstrapServers": "c-kafka-bootstrap.ns.svc:9093",
             "certificates": ["PEM"],
         },
     ]
-    assert [c["type"] for c in s["conditions"]] == ["Ready"]
+    assert [(c["type"], c.get("reason")) for c in s["conditions"]] == [
+        ("Warning", "KafkaStorage"),
+        ("Warning", "KafkaStorage"),
+        ("Ready", None),
+    ]
+    assert s["clusterSecurity"] == status.CLUSTER_SECURITY and s["autoRebalance"]["state"] == "Idle"
     assert (s["clusterId"], s["kafkaVersion"], s["kafkaMetadataVersion"]) == ("cid", "4.3.1", "4.3-IV0")
     assert (s["observedGeneration"], s["operatorLastSuccessfulVersion"]) == (4, "1.2.0")
     assert s["kafkaNodePools"] == [{"name": "p"}]
+
+    # a failure afterwards starts afresh: listeners and node pools go, the documented fields stay
+    failed = status.failed_kafka("UnsupportedKafkaVersionException", "Unsupported ...", 5, s)
+    assert set(failed) == {
+        "clusterId", "operatorLastSuccessfulVersion", "kafkaVersion", "kafkaMetadataVersion",
+        "autoRebalance", "clusterSecurity", "conditions", "observedGeneration",
+    }  # fmt: skip
+    assert [c["type"] for c in failed["conditions"]] == ["NotReady"]
+
+
+def test_nodeport_listeners_advertise_the_override_else_the_node_address():
+    def nodeport(brokers):
+        return {"name": "external", "port": 9094, "type": "nodeport", "tls": False,
+                "configuration": {"bootstrap": {"nodePort": 32100}, "brokers": brokers}}  # fmt: skip
+
+    overrides = [{"broker": i, "advertisedHost": "localhost", "nodePort": 32000 + i} for i in range(3)]
+    for brokers, host in ((overrides, "localhost"), ([], status.NODE_ADDRESS)):
+        plan = kafka_plan(kafka_obj("c", listeners=[nodeport(brokers)]), [pool_obj("p", "c", replicas=3)])
+        (lst,) = status.kafka_ready(plan, 1, "cid", {"external": 31000}, "PEM", [], None)["listeners"]
+        assert lst["bootstrapServers"] == f"{host}:31000" and lst["addresses"] == [
+            {"host": host, "port": 31000}
+        ]
+    # three brokers, no single-node KafkaStorage warnings
+    assert [c["type"] for c in status.kafka_ready(plan, 1, "c", {}, "", [], None)["conditions"]] == ["Ready"]
+
+
+def test_the_first_status_is_creating_only_when_there_was_none():
+    first = status.kafka_creating(None)
+    assert first["observedGeneration"] == 0 and set(first) == {"conditions", "observedGeneration"}
+    assert (first["conditions"][0]["reason"], first["conditions"][0]["message"]) == (
+        "Creating",
+        "Kafka cluster is being deployed",
+    )
+    refused = status.failed_kafka("InvalidResourceException", "x", 1, None)
+    assert status.kafka_creating(refused) is refused  # the old status stays until the reconcile ends
 
 
 def test_pods_and_services_are_named_and_labelled_like_strimzi():
@@ -281,9 +350,17 @@ def test_pods_and_services_are_named_and_labelled_like_strimzi():
         "my-cluster-kafka-bootstrap",
         "my-cluster-kafka-brokers",
         "my-cluster-kafka-external-bootstrap",
+        "my-cluster-dual-role-0",  # per broker, for the nodeport listener
     }
     assert svcs["my-cluster-kafka-external-bootstrap"]["spec"]["type"] == "NodePort"
     assert svcs["my-cluster-kafka-external-bootstrap"]["spec"]["ports"][0]["nodePort"] == 32100
+    assert [p["name"] for p in svcs["my-cluster-kafka-bootstrap"]["spec"]["ports"]] == [
+        "tcp-replication",
+        "tcp-clients",
+    ]
+    assert (
+        svcs["my-cluster-dual-role-0"]["spec"]["selector"]["strimzi.io/pod-name"] == "my-cluster-dual-role-0"
+    )
 
 
 def operator_deployment(env: list[dict], available=1, namespace="strimzi") -> dict:
@@ -302,7 +379,57 @@ def test_gate_reads_strimzi_namespace_like_the_operator():
         "b",
     }
     assert watched_namespaces(operator_deployment([{"name": "STRIMZI_NAMESPACE", "value": "*"}])) == {"*"}
-    assert watched_namespaces(operator_deployment(own, available=0)) is None  # not running: watches nothing
+
+
+class RbacKube:
+    """kubeapi.Kube's edge for the gate: one operator Deployment, its pod, and RBAC allowing `allowed`."""
+
+    def __init__(self, watched: str, allowed: set[str]) -> None:
+        self.allowed = allowed
+        self.dep = operator_deployment([{"name": "STRIMZI_NAMESPACE", "value": watched}])
+        self.dep["spec"]["selector"] = {"matchLabels": {"name": "strimzi-cluster-operator"}}
+        ready = [{"type": t, "status": "True"} for t in ("Initialized", "Ready", "ContainersReady")]
+        self.pod = {
+            "metadata": {"name": "op-1", "namespace": "strimzi"},
+            "status": {"phase": "Running", "conditions": ready, "podIP": "10.0.0.5",
+                       "containerStatuses": [{"name": "strimzi-cluster-operator", "ready": True,
+                                              "restartCount": 0, "state": {"running": {}}}]},
+        }  # fmt: skip
+        self.events: list[str] = []
+
+    def list(self, kind, namespace=None, labels=None, field=None):
+        return [self.dep] if kind == "Deployment" else [self.pod]
+
+    def can_i(self, user, verb, group, resource, namespace):
+        return namespace in self.allowed
+
+    def patch_status(self, kind, namespace, name, new, old):
+        self.pod["status"] = new
+
+    def event(self, obj, reason, message, warning=False):
+        self.events.append(reason)
+
+
+def test_a_watched_namespace_without_rolebindings_crash_loops_the_operator(caplog):
+    from tests.hermetic.standin.gate import Gate
+
+    kube = RbacKube("kafka,other", allowed={"kafka"})
+    gate = Gate(kube)
+    assert not gate.covers("kafka")  # the real operator exits: no namespace is served, not even kafka
+    st = kube.pod["status"]
+    (c,) = st["containerStatuses"]
+    assert c["state"]["waiting"]["reason"] == "CrashLoopBackOff" and c["restartCount"] == 1
+    assert c["lastState"]["terminated"]["exitCode"] == 1
+    assert {x["type"]: x["status"] for x in st["conditions"]}["Ready"] == "False"
+    assert st["podIP"] == "10.0.0.5" and kube.events == ["BackOff"]
+    assert "Cluster Operator verticle in namespace other failed to start" in caplog.text
+
+    kube.allowed.add("other")  # the RoleBindings applied: the next start succeeds
+    gate.forget()
+    gate.check_operators()
+    (c,) = kube.pod["status"]["containerStatuses"]
+    assert c["ready"] and "running" in c["state"] and c["restartCount"] == 1
+    assert gate.covers("kafka") and gate.covers("other")
 
 
 def test_work_queue_runs_a_key_once_at_a_time_and_again_after_a_kick_during_the_run():
@@ -502,7 +629,9 @@ def secure_cluster(kube, operator, ns) -> dict:
 
 
 def bootstrap(kafka: dict, listener: str) -> str:
-    return next(lst["bootstrapServers"] for lst in kafka["status"]["listeners"] if lst["name"] == listener)
+    """Where the host reaches `listener`: the stand-in's test-only address (internal listeners' status
+    addresses are in-cluster names, as Strimzi writes them)."""
+    return host_bootstrap(kafka["metadata"]["name"], kafka["metadata"]["namespace"], listener)
 
 
 def produce(conn: dict, topic: str, values: list[bytes]) -> None:
@@ -568,9 +697,16 @@ def test_nothing_happens_until_the_operator_is_installed_then_kafka_gets_ready(k
     assert s["observedGeneration"] == kafka["metadata"]["generation"]
     assert s["kafkaNodePools"] == [{"name": "dual"}]
     assert [lst["name"] for lst in s["listeners"]] == ["plain", "tls"]
-    for lst in s["listeners"]:
-        (addr,) = lst["addresses"]
-        assert addr["host"] == "127.0.0.1" and lst["bootstrapServers"] == f"127.0.0.1:{addr['port']}"
+    for lst, port in zip(s["listeners"], (9092, 9093), strict=True):
+        assert lst["addresses"] == [{"host": f"open-kafka-bootstrap.{ns}.svc", "port": port}]
+        assert lst["bootstrapServers"] == f"open-kafka-bootstrap.{ns}.svc:{port}"
+        assert bootstrap(kafka, lst["name"]).startswith("127.0.0.1:")  # the test-only host address
+    assert s["clusterSecurity"] == status.CLUSTER_SECURITY
+    assert [(c["type"], c.get("reason")) for c in s["conditions"]] == [
+        ("Warning", "KafkaStorage"),
+        ("Warning", "KafkaStorage"),
+        ("Ready", None),
+    ]
     ca_pem = secret_value(kube, ns, "open-cluster-ca-cert", "ca.crt").decode()
     assert "certificates" not in s["listeners"][0] and s["listeners"][1]["certificates"] == [ca_pem]
     assert (pool["nodeIds"], pool["roles"], pool["replicas"]) == ([0], ["controller", "broker"], 1)
@@ -886,11 +1022,15 @@ def test_tls_user_gets_a_clients_ca_certificate_that_the_mtls_listener_accepts(
 @hermetic
 def test_acls_on_a_cluster_without_authorization_are_refused(kube, ns, open_cluster):
     apply(kube, user_obj("carol", "open", ns, acls=[acl("t", "topic", "Read")]), namespace=ns)
-    c = cond(wait_condition(kube, "KafkaUser", ns, "carol", "NotReady"), "NotReady")
-    assert (c["reason"], c["message"]) == (
-        "InvalidResourceException",
-        "Simple authorization ACL rules are configured but not supported in the Kafka cluster configuration.",
+    user = wait_condition(kube, "KafkaUser", ns, "carol", "NotReady")
+    c = cond(user, "NotReady")
+    assert (c["reason"], c["message"]) == (  # the User Operator wraps its errors (DESIGN.md §2)
+        "ExecutionException",
+        "io.strimzi.operator.common.ReconciliationException: io.strimzi.operator.common.model."
+        "InvalidResourceException: Simple authorization ACL rules are configured but not supported in the "
+        "Kafka cluster configuration.",
     )
+    assert "username" not in user["status"] and "secret" not in user["status"]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -916,6 +1056,7 @@ def test_spec_change_restarts_the_broker_keeping_topics_and_data(kube, ns, open_
     apply(kube, topic_obj("durable", "open", ns, partitions=2, replicas=1), namespace=ns)
     wait_condition(kube, "KafkaTopic", ns, "durable", "Ready")
     conn = {"bootstrap_servers": bootstrap(open_cluster, "plain")}
+    plain_before = conn["bootstrap_servers"]
     produce(conn, "durable", [b"before-1", b"before-2"])
     pid_before = broker_pid(hermetic_dir, ns, "open")
     pod_before = kube.get("Pod", ns, "open-dual-0")["metadata"]["uid"]
@@ -937,7 +1078,7 @@ def test_spec_change_restarts_the_broker_keeping_topics_and_data(kube, ns, open_
     assert broker_pid(hermetic_dir, ns, "open") != pid_before and not alive(pid_before)
     assert after["status"]["clusterId"] == kafka["status"]["clusterId"]
     assert [lst["name"] for lst in after["status"]["listeners"]] == ["plain", "tls", "extra"]
-    assert bootstrap(after, "plain") == bootstrap(kafka, "plain")  # addresses survive the roll
+    assert bootstrap(after, "plain") == plain_before  # addresses survive the roll
     extra = {"bootstrap_servers": bootstrap(after, "extra")}
     got = sorted(consume(extra, "durable", 2))
     assert got == [b"before-1", b"before-2"]
@@ -999,8 +1140,9 @@ def test_a_config_the_broker_rejects_makes_the_kafka_notready_with_the_brokers_w
 
 
 @hermetic
-def test_an_operator_without_rbac_in_the_namespace_does_nothing_there(kube, kube_api, operator, ns):
-    """The gate asks the API server (SubjectAccessReview), as the real operator would get Forbidden."""
+def test_an_operator_without_rbac_in_the_namespace_crash_loops(kube, kube_api, operator, ns):
+    """The gate asks the API server (SubjectAccessReview), as the real operator would get Forbidden, and
+    crash-loops the operator's pod as the real one exits (observed/rbac)."""
     core, apps = client.CoreV1Api(kube_api), client.AppsV1Api(kube_api)
     other = f"{ns}-rbac"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=other)))
@@ -1030,19 +1172,16 @@ def test_an_operator_without_rbac_in_the_namespace_does_nothing_there(kube, kube
                 ),
             ),
         )
-        wait_for(
-            "operator Deployment available",
-            lambda: (
-                (
-                    apps.read_namespaced_deployment(
-                        name="strimzi-cluster-operator", namespace=other
-                    ).status.available_replicas
-                    or 0
-                )
-                >= 1
-            ),
-            60,
-        )
+
+        def crash_looping():
+            for pod in kube.list("Pod", other, labels=labels):
+                for c in (pod.get("status") or {}).get("containerStatuses") or []:
+                    if (c.get("state") or {}).get("waiting", {}).get("reason") == "CrashLoopBackOff":
+                        return c
+            return None
+
+        crashed = wait_for("operator pod in CrashLoopBackOff", crash_looping, 60)
+        assert crashed["lastState"]["terminated"]["exitCode"] == 1 and not crashed["ready"]
         apply(kube, kafka_obj("nopools"), namespace=other)
         time.sleep(6)
         assert not kube.get("Kafka", other, "nopools").get("status"), "acted without RBAC"
@@ -1065,7 +1204,8 @@ def test_an_operator_without_rbac_in_the_namespace_does_nothing_there(kube, kube
                 },
             },
         )
-        c = cond(wait_condition(kube, "Kafka", other, "nopools", "NotReady", timeout=30), "NotReady")
+        c = cond(wait_condition(kube, "Kafka", other, "nopools", "NotReady", timeout=60), "NotReady")
         assert c["reason"] == "InvalidConfigurationException"
+        assert not crash_looping(), "the operator pod still crash-loops with its RoleBinding in place"
     finally:
         core.delete_namespace(other)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from kafkalab import kube, strimzi
-from kafkalab.errors import KafkalabError, NotFound
+from kafkalab.errors import KafkalabError, NotFound, ResourceFailed, WaitTimeout
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = ROOT.parent / "shared" / "strimzi" / "1.2.0" / "install" / "cluster-operator"
@@ -240,26 +240,118 @@ def status(*conds, generation=1, observed=1):
     }
 
 
-def test_fail_fast_rules():
-    creating = {"type": "NotReady", "status": "True", "reason": "Creating", "message": "Creating"}
-    broken = {
-        "type": "NotReady",
-        "status": "True",
-        "reason": "InvalidResourceException",
-        "message": "No KafkaNodePools found",
-    }
+def notready(reason, message="m"):
+    return {"type": "NotReady", "status": "True", "reason": reason, "message": message}
+
+
+# Reasons and messages as Strimzi 1.2.0 writes them (DESIGN.md §2; observed/ recordings).
+TIMEOUT = notready(
+    "StrimziTimeoutException",
+    "Exceeded timeout of 300000ms while waiting for Pods resource my-cluster-dual-role-0 in namespace kafka "
+    "to be ready",
+)
+USER_REFUSED = notready(
+    "ExecutionException",
+    "io.strimzi.operator.common.ReconciliationException: io.strimzi.operator.common.model."
+    "InvalidResourceException: Simple authorization ACL rules are configured but not supported in the Kafka "
+    "cluster configuration.",
+)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "InvalidResourceException",
+        "InvalidConfigurationException",
+        "UnsupportedKafkaVersionException",
+        "KafkaUpgradeException",
+    ],
+)
+def test_kafka_wait_fails_fast_on_reasons_final_for_the_generation(reason):
+    assert strimzi._kafka_failed(status(notready(reason, "why"))) == (reason, "why")
+    assert strimzi._kafka_failed(status(notready(reason), generation=2)) is None  # about an older spec
+
+
+@pytest.mark.parametrize(
+    "cond",
+    [
+        notready("Creating", "Kafka cluster is being deployed"),
+        TIMEOUT,
+        notready("KafkaException", "Failed to create new KafkaAdminClient"),
+        notready("UnforceableProblem", "An error while trying to determine the active controller"),
+        notready("SomethingNew"),
+    ],
+)
+def test_kafka_wait_treats_other_reasons_as_transient(cond):
+    assert strimzi._kafka_failed(status(cond)) is None
+
+
+def test_user_wait_fails_fast_only_on_a_wrapped_invalid_resource():
+    assert strimzi._user_failed(status(USER_REFUSED)) == ("ExecutionException", USER_REFUSED["message"])
+    wrapped_timeout = notready("ExecutionException", "java.util.concurrent.TimeoutException: admin client")
+    assert strimzi._user_failed(status(wrapped_timeout)) is None
+    assert strimzi._user_failed(status(USER_REFUSED, generation=2)) is None
+
+
+def test_topic_wait_fails_fast_on_ready_false():
     refused = {
         "type": "Ready",
         "status": "False",
         "reason": "NotSupported",
         "message": "Decreasing partitions not supported",
     }
+    assert strimzi._topic_failed(status(refused)) == ("NotSupported", "Decreasing partitions not supported")
+    assert strimzi._topic_failed(status(refused, generation=2)) is None
+
+
+def test_ready_needs_the_latest_generation():
     ready = {"type": "Ready", "status": "True"}
-    assert strimzi._failed_unless_creating(status(creating)) is None
-    assert strimzi._failed_unless_creating(status(broken)) == (
-        "InvalidResourceException",
-        "No KafkaNodePools found",
-    )
-    assert strimzi._failed_unless_creating(status(refused))[0] == "NotSupported"
-    assert strimzi._failed_unless_creating(status(broken, generation=2)) is None  # about an older spec
     assert strimzi._ready(status(ready)) and not strimzi._ready(status(ready, generation=2))
+
+
+class FakeWatch:
+    """kube._watch's edge: hands `done` the given states in turn, then the deadline passes."""
+
+    def __init__(self, states):
+        self.states = states
+
+    def __call__(self, res, name, namespace, done, deadline, progress, context):
+        for state in self.states:
+            if done(state):
+                return state
+        raise kube._Expired(self.states[-1])
+
+
+def wait_with(monkeypatch, states, fn=None, **kw):
+    monkeypatch.setattr(kube, "_resource", lambda *a: object())
+    monkeypatch.setattr(kube, "_namespace", lambda res, ns, ctx: ns)
+    monkeypatch.setattr(kube, "_watch", FakeWatch(states))
+    monkeypatch.setattr(kube, "diagnose", lambda *a, **k: "DIAGNOSIS: NotReady StrimziTimeoutException")
+    monkeypatch.setattr(kube, "get", lambda *a, **k: {"metadata": {"labels": {"strimzi.io/cluster": "c"}}})
+    return (fn or strimzi.wait_kafka_ready)("c", "ns", timeout=900, **kw)
+
+
+def test_a_strimzi_timeout_then_ready_is_a_successful_wait(monkeypatch):
+    ready = status({"type": "Ready", "status": "True"})
+    assert wait_with(monkeypatch, [status(TIMEOUT), status(notready("KafkaException")), ready]) is ready
+
+
+def test_a_strimzi_timeout_until_the_callers_timeout_raises_with_the_diagnosis(monkeypatch):
+    with pytest.raises(WaitTimeout) as e:
+        wait_with(monkeypatch, [status(TIMEOUT)])
+    assert "is not ready after 900s" in e.value.summary
+    assert "StrimziTimeoutException" in str(e.value)
+
+
+def test_a_refused_spec_fails_the_wait_at_once(monkeypatch):
+    refused = notready("UnsupportedKafkaVersionException", "Unsupported Kafka.spec.kafka.version: 4.1.0.")
+    with pytest.raises(ResourceFailed) as e:
+        wait_with(monkeypatch, [status(refused), status({"type": "Ready", "status": "True"})])
+    assert (e.value.reason, e.value.message) == (refused["reason"], refused["message"])
+
+
+def test_a_refused_user_fails_its_wait_with_strimzis_message(monkeypatch):
+    with pytest.raises(ResourceFailed) as e:
+        wait_with(monkeypatch, [status(USER_REFUSED)], fn=strimzi.wait_user_ready)
+    assert e.value.reason == "ExecutionException"
+    assert "ACL rules are configured but not supported" in str(e.value)

@@ -27,7 +27,15 @@ from .clusters import Cluster, broker_spec
 from .context import GATE_RETRY, Context
 from .kafkaops import admin_session
 from .kubeapi import ApiException
-from .objects import ca_secrets, entity_operator, owner_reference, pod, podset, services
+from .objects import (
+    ca_secrets,
+    entity_operator,
+    host_bootstrap_patch,
+    owner_reference,
+    pod,
+    podset,
+    services,
+)
 from .scaling import brokers_in_use, removed_brokers, revert_scale_down, skip_check
 from .status import failed_kafka, kafka_creating, kafka_ready, pool_status, same_status
 from .validate import CLUSTER_LABEL, KafkaPlan, PoolPlan, Refusal, kafka_plan
@@ -140,10 +148,9 @@ def _reconcile(
             return None  # this spec already failed to start; a change (or a new generation) tries again
         if not is_ready(kafka):
             _write(ctx, kafka, kafka_creating(old), old)
-        if plan.ignored_config:
-            ignored = ", ".join(plan.ignored_config)
-            message = f"spec.kafka.config options managed by Strimzi were ignored: {ignored}"
-            ctx.kube.event(kafka, "ForbiddenConfig", message, warning=True)
+        for key in sorted(plan.ignored_config):  # Strimzi: no condition, no event, only this log line
+            log.warning("Kafka %s/%s: Configuration option \"%s\" is forbidden and will be ignored",
+                        namespace, name, key)  # fmt: skip
     started = time.monotonic()
     try:
         if to_start:
@@ -170,7 +177,7 @@ def _reconcile(
         cluster.failed = (generation, fingerprint)
         cluster.update_endpoints(listener_names)
         message = f"The Kafka broker did not start: {e}"
-        _write(ctx, kafka, failed_kafka("StandinBrokerError", message, generation, old), old,
+        _write(ctx, kafka, failed_kafka("StandinBrokerError", message, generation, old, plan), old,
                event=("StandinBrokerError", message))  # fmt: skip
         return None
     cluster.failed = None
@@ -193,6 +200,12 @@ def _reconcile(
         new = pool_status(name, pool_plan, cluster.cluster_id, pool_obj["metadata"]["generation"], pool_old)
         if not same_status(new, pool_old):
             ctx.kube.patch_status("KafkaNodePool", namespace, pool_plan.name, new, pool_old)
+    ctx.kube.patch(
+        "Service",
+        namespace,
+        f"{name}-kafka-bootstrap",
+        host_bootstrap_patch(plan, cluster.bootstrap_ports(listener_names)),
+    )
     _write(ctx, kafka, ready, old)
     if became_ready:
         ctx.kube.event(

@@ -10,12 +10,15 @@ the Kafka deletes them through Kubernetes' garbage collector, as it does with St
 from __future__ import annotations
 
 import base64
+import json
 
 from .validate import KafkaPlan, PoolPlan
 
 __all__ = [
     "ca_secrets",
+    "HOST_BOOTSTRAP_ANNOTATION",
     "cluster_labels",
+    "host_bootstrap_patch",
     "entity_operator",
     "owner_reference",
     "pod",
@@ -25,6 +28,11 @@ __all__ = [
 ]
 
 OPERATOR_IMAGE = "quay.io/strimzi/operator:1.2.0"
+# Test-only, the stand-in's alone (Strimzi writes no such thing): on `<cluster>-kafka-bootstrap`, a JSON map
+# listener name -> the `127.0.0.1:<port>` the host reaches that listener's bootstrap on. The status holds what
+# Strimzi writes (internal listeners: `<cluster>-kafka-bootstrap.<ns>.svc:<port>`, which the host cannot
+# resolve); hermetic tests that talk to an internal listener from the host read this instead.
+HOST_BOOTSTRAP_ANNOTATION = "hermetic.kafkalab.io/host-bootstrap"
 
 
 def owner_reference(obj: dict, controller: bool = False) -> dict:
@@ -81,10 +89,13 @@ def pod(plan: KafkaPlan, pool: PoolPlan, node_id: int, podset_owner: dict | None
     name = f"{plan.name}-{pool.name}-{node_id}"
     labels = dict(_pool_labels(plan, pool), **{"strimzi.io/pod-name": name})
     ports = [
-        {"name": "tcp-ctrlplane", "containerPort": 9090},
-        {"name": "tcp-replication", "containerPort": 9091},
+        {"name": "tcp-kafkaagent", "containerPort": 8443, "protocol": "TCP"},
+        {"name": "tcp-ctrlplane", "containerPort": 9090, "protocol": "TCP"},
+        {"name": "tcp-replication", "containerPort": 9091, "protocol": "TCP"},
     ]
-    ports += [{"name": f"tcp-{lst.name}", "containerPort": lst.port} for lst in plan.listeners]
+    ports += [
+        {"name": port_name(lst.name), "containerPort": lst.port, "protocol": "TCP"} for lst in plan.listeners
+    ]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -112,8 +123,9 @@ def pod(plan: KafkaPlan, pool: PoolPlan, node_id: int, podset_owner: dict | None
 
 
 def podset(plan: KafkaPlan, pool: PoolPlan, kafka_owner: dict) -> dict:
-    """StrimziPodSet `<cluster>-<pool>` listing its pods, as the Cluster Operator keeps it."""
-    labels = _pool_labels(plan, pool)
+    """StrimziPodSet `<cluster>-<pool>` listing its pods, as the Cluster Operator keeps it (its own labels
+    name the pool; the role and controller labels are the pods')."""
+    labels = dict(cluster_labels(plan.name, "kafka"), **{"strimzi.io/pool-name": pool.name})
     selector = {
         "strimzi.io/cluster": plan.name,
         "strimzi.io/name": f"{plan.name}-kafka",
@@ -132,8 +144,38 @@ def podset(plan: KafkaPlan, pool: PoolPlan, kafka_owner: dict) -> dict:
 # -- services -------------------------------------------------------------------------------------------
 
 
+def host_bootstrap_patch(plan: KafkaPlan, ports: dict[str, int]) -> dict:
+    """The merge patch that puts HOST_BOOTSTRAP_ANNOTATION on the cluster's bootstrap Service."""
+    value = {lst.name: f"127.0.0.1:{ports[lst.name]}" for lst in plan.listeners if lst.name in ports}
+    return {"metadata": {"annotations": {HOST_BOOTSTRAP_ANNOTATION: json.dumps(value, sort_keys=True)}}}
+
+
+def port_name(listener: str) -> str:
+    """A listener's Service and container port name, as Strimzi names it (ListenersUtils): the listeners
+    called plain, tls and external keep their pre-1.0 names (observed/single-node/objects-summary.yaml)."""
+    return {"plain": "tcp-clients", "tls": "tcp-clientstls", "external": "tcp-external"}.get(
+        listener, f"tcp-{listener}"
+    )
+
+
+def _port(name: str, port: int, node_port: int | None = None) -> dict:
+    out = {"name": name, "port": port, "protocol": "TCP", "targetPort": name}
+    if node_port:
+        out["nodePort"] = int(node_port)
+    return out
+
+
+def per_broker_service_name(plan: KafkaPlan, pool: PoolPlan, node_id: int, listener: str) -> str:
+    """`<cluster>-<pool>-<id>` for the listener called external (recorded); for another name Strimzi's
+    ListenersUtils puts the listener's name before the id (not recorded: read from Strimzi's naming rule)."""
+    base = f"{plan.name}-{pool.name}"
+    return f"{base}-{node_id}" if listener == "external" else f"{base}-{listener}-{node_id}"
+
+
 def services(plan: KafkaPlan, kafka_owner: dict) -> list[dict]:
-    """bootstrap, headless brokers, and `<cluster>-kafka-<listener>-bootstrap` per external listener."""
+    """Strimzi's Services: `-kafka-bootstrap` (replication + internal listeners), headless `-kafka-brokers`,
+    and per nodeport/loadbalancer/cluster-ip listener a `-kafka-<listener>-bootstrap` Service, plus for a
+    nodeport listener one Service per broker node (owned by its pool in Strimzi; here by the Kafka)."""
     labels = cluster_labels(plan.name, "kafka")
     broker_selector = {
         "strimzi.io/cluster": plan.name,
@@ -141,17 +183,21 @@ def services(plan: KafkaPlan, kafka_owner: dict) -> list[dict]:
         "strimzi.io/name": f"{plan.name}-kafka",
         "strimzi.io/broker-role": "true",
     }
-    internal = [lst for lst in plan.listeners if lst.type == "internal"]
+    internal = [_port(port_name(lst.name), lst.port) for lst in plan.listeners if lst.type == "internal"]
     out = [
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": _meta(f"{plan.name}-kafka-bootstrap", plan.namespace, labels, kafka_owner),
+            "metadata": _meta(
+                f"{plan.name}-kafka-bootstrap",
+                plan.namespace,
+                dict(labels, **{"strimzi.io/discovery": "true"}),
+                kafka_owner,
+            ),
             "spec": {
                 "type": "ClusterIP",
                 "selector": broker_selector,
-                "ports": [{"name": "tcp-replication", "port": 9091, "protocol": "TCP", "targetPort": 9091}]
-                + [_port(lst) for lst in internal],
+                "ports": [_port("tcp-replication", 9091), *internal],
             },
         },
         {
@@ -163,10 +209,11 @@ def services(plan: KafkaPlan, kafka_owner: dict) -> list[dict]:
                 "publishNotReadyAddresses": True,
                 "selector": {k: v for k, v in broker_selector.items() if k != "strimzi.io/broker-role"},
                 "ports": [
-                    {"name": "tcp-ctrlplane", "port": 9090, "protocol": "TCP", "targetPort": 9090},
-                    {"name": "tcp-replication", "port": 9091, "protocol": "TCP", "targetPort": 9091},
-                ]
-                + [_port(lst) for lst in internal],
+                    _port("tcp-ctrlplane", 9090),
+                    _port("tcp-replication", 9091),
+                    _port("tcp-kafkaagent", 8443),
+                    *internal,
+                ],
             },
         },
     ]
@@ -174,12 +221,8 @@ def services(plan: KafkaPlan, kafka_owner: dict) -> list[dict]:
     for lst in plan.listeners:
         if lst.type not in kinds:
             continue
-        port = _port(lst)
-        node_port = (
-            ((lst.configuration.get("bootstrap") or {}).get("nodePort")) if lst.type == "nodeport" else None
-        )
-        if node_port:
-            port["nodePort"] = int(node_port)
+        conf = lst.configuration
+        node_port = (conf.get("bootstrap") or {}).get("nodePort") if lst.type == "nodeport" else None
         out.append(
             {
                 "apiVersion": "v1",
@@ -187,14 +230,43 @@ def services(plan: KafkaPlan, kafka_owner: dict) -> list[dict]:
                 "metadata": _meta(
                     f"{plan.name}-kafka-{lst.name}-bootstrap", plan.namespace, labels, kafka_owner
                 ),
-                "spec": {"type": kinds[lst.type], "selector": broker_selector, "ports": [port]},
+                "spec": {
+                    "type": kinds[lst.type],
+                    "selector": broker_selector,
+                    "ports": [_port(port_name(lst.name), lst.port, node_port)],
+                },
             }
         )
+        if lst.type != "nodeport":
+            continue
+        node_ports = {int(b["broker"]): b.get("nodePort") for b in conf.get("brokers") or [] if "broker" in b}
+        for pool in plan.pools:
+            if "broker" not in pool.roles:
+                continue
+            pool_labels = dict(labels, **{"strimzi.io/pool-name": pool.name})
+            for node_id in pool.node_ids:
+                pod_name = f"{plan.name}-{pool.name}-{node_id}"
+                selector = {
+                    "strimzi.io/cluster": plan.name,
+                    "strimzi.io/kind": "Kafka",
+                    "strimzi.io/name": f"{plan.name}-kafka",
+                    "strimzi.io/pod-name": pod_name,
+                    "strimzi.io/pool-name": pool.name,
+                }
+                name = per_broker_service_name(plan, pool, node_id, lst.name)
+                out.append(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Service",
+                        "metadata": _meta(name, plan.namespace, pool_labels, kafka_owner),
+                        "spec": {
+                            "type": "NodePort",
+                            "selector": selector,
+                            "ports": [_port(port_name(lst.name), lst.port, node_ports.get(node_id))],
+                        },
+                    }
+                )
     return out
-
-
-def _port(lst) -> dict:
-    return {"name": f"tcp-{lst.name}", "port": lst.port, "protocol": "TCP", "targetPort": lst.port}
 
 
 # -- entity operator ------------------------------------------------------------------------------------
@@ -253,7 +325,10 @@ def _secret(
 
 
 def ca_secrets(plan: KafkaPlan, kafka_owner: dict, cluster_ca, clients_ca) -> list[dict]:
-    """`<cluster>-cluster-ca-cert`, `<cluster>-clients-ca-cert` (public parts) and the two key secrets."""
+    """The Secrets Strimzi makes for a cluster (observed/single-node/objects-summary.yaml): the two CAs'
+    `-ca-cert` (public) and `-ca` (key) Secrets, `-cluster-operator-certs`, `-trustbundle`, and one per node
+    named after its pod. The certificates in the last two kinds are the stand-in's own (its brokers use the
+    files behind them, not these Secrets); what matters is that the names and keys are Strimzi's."""
     labels = cluster_labels(plan.name, "certificate-authority")
     labels["strimzi.io/name"] = "strimzi"
     out = []
@@ -278,7 +353,54 @@ def ca_secrets(plan: KafkaPlan, kafka_owner: dict, cluster_ca, clients_ca) -> li
                 {"strimzi.io/ca-key-generation": "0"},
             )
         )
+    trust = dict(
+        labels, **{"app.kubernetes.io/name": "trust-bundle", "strimzi.io/component-type": "trust-bundle"}
+    )
+    out.append(
+        _secret(
+            f"{plan.name}-trustbundle",
+            plan.namespace,
+            trust,
+            kafka_owner,
+            {"cluster-ca.crt": _b64(cluster_ca.ca_crt), "clients-ca.crt": _b64(clients_ca.ca_crt)},
+            {"strimzi.io/cluster-ca-cert-generation": "0", "strimzi.io/clients-ca-cert-generation": "0"},
+        )
+    )
+    generation = {"strimzi.io/cluster-ca-cert-generation": "0"}
+    crt, key = cluster_ca.server_cert(f"{plan.name}-cluster-operator-secret")
+    operator_labels = dict(
+        labels, **{"app.kubernetes.io/name": "strimzi", "strimzi.io/component-type": "strimzi"}
+    )
+    out.append(
+        _secret(
+            f"{plan.name}-cluster-operator-certs",
+            plan.namespace,
+            operator_labels,
+            kafka_owner,
+            {"cluster-operator.crt": _b64(crt.read_bytes()), "cluster-operator.key": _b64(key.read_bytes())},
+            generation,
+        )
+    )
+    for pool in plan.pools:
+        for node_id in pool.node_ids:
+            pod_name = f"{plan.name}-{pool.name}-{node_id}"
+            host = f"{pod_name}.{plan.name}-kafka-brokers.{plan.namespace}.svc"
+            crt, key = cluster_ca.server_cert(f"{pod_name}-secret", (host,))
+            out.append(
+                _secret(
+                    pod_name,
+                    plan.namespace,
+                    cluster_labels(plan.name, "kafka"),
+                    kafka_owner,
+                    {f"{pod_name}.crt": _b64(crt.read_bytes()), f"{pod_name}.key": _b64(key.read_bytes())},
+                    generation,
+                )
+            )
     return out
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def user_secret(user: dict, cluster: str, data: dict[str, str]) -> dict:

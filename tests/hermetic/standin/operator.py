@@ -8,6 +8,7 @@ change handlers (which write annotations and finalizers onto resources) are not 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 
@@ -119,12 +120,21 @@ class Standin:
     def operator_changed(self) -> None:
         """An operator Deployment appeared, changed or went: what it watches may have changed."""
         self.ctx.gate.forget()
+        self._check_operators()
         for key in self.ctx.known():
             if key[0] in _RECONCILERS:
                 self.ctx.kick(*key)
 
+    def _check_operators(self) -> None:
+        """Crash-loop (or bring back) the operators whose RBAC does not (or again does) cover their watch."""
+        try:
+            self.ctx.gate.check_operators()
+        except Exception:  # noqa: BLE001 - the next Deployment event or resync round tries again
+            log.exception("checking the operator Deployments failed")
+
     def _resync_loop(self) -> None:
         while not self._stop.wait(RESYNC_SECONDS):
+            self._check_operators()  # RoleBindings may have come or gone
             for key in self.ctx.known():
                 if key[0] in _RECONCILERS:
                     self.ctx.kick(*key)
@@ -169,7 +179,7 @@ def make_registry(standin: Standin) -> kopf.OperatorRegistry:
 
     @kopf.on.event("apps", "v1", "deployments", field="metadata.name", value=OPERATOR_NAME, registry=registry)
     async def operator_deployment(**_) -> None:
-        standin.operator_changed()
+        await asyncio.to_thread(standin.operator_changed)  # API calls (RBAC reviews): off the event loop
 
     @kopf.on.cleanup(registry=registry)
     def cleanup(**_) -> None:

@@ -1,4 +1,9 @@
-"""The `.status` Strimzi 1.2.0 writes (DESIGN.md §2), built as plain dicts.
+"""The `.status` Strimzi 1.2.0 writes (DESIGN.md §2, ../shared/strimzi/1.2.0/observed/), built as plain dicts.
+
+Where the stand-in cannot write what Strimzi writes, it says so here: a nodeport listener's status port is
+the stand-in's bootstrap port on 127.0.0.1 (Strimzi writes the bootstrap Service's node port, which kind maps
+to the same host port), and a node's address is 127.0.0.1 (the "node" the host reaches; on kind Strimzi
+writes the node's own address, e.g. 172.18.0.2).
 
 Conditions keep their `lastTransitionTime` while type and status stay the same, as Strimzi's do, so a
 status write that changes nothing really changes nothing (the stand-in skips it) and waits keyed on
@@ -17,9 +22,11 @@ __all__ = [
     "failed_kafka",
     "kafka_creating",
     "kafka_ready",
+    "listener_status",
     "pool_status",
     "ready",
     "same_status",
+    "storage_warnings",
     "topic_failed",
     "topic_ready",
     "user_failed",
@@ -27,6 +34,25 @@ __all__ = [
 ]
 
 OPERATOR_VERSION = "1.2.0"
+# What every recorded Kafka status held (observed/*): how Strimzi secures its own traffic (replication,
+# control plane, operator): mTLS with its cluster CA. The recordings show no spec option that changes it.
+CLUSTER_SECURITY = {"authentication": {"type": "strimzi-mtls"}, "encryption": {"type": "strimzi-tls"}}
+# Fields a failed reconcile keeps from the status before it (DESIGN.md §2): it starts from a fresh status.
+KEPT_ON_FAILURE = (
+    "clusterId",
+    "operatorLastSuccessfulVersion",
+    "kafkaVersion",
+    "kafkaMetadataVersion",
+    "autoRebalance",
+    "clusterSecurity",
+)
+# Where the host reaches a node's node ports in the hermetic cluster (see the module docstring).
+NODE_ADDRESS = "127.0.0.1"
+# The Java classes behind the reasons the User Operator wraps (reason ExecutionException, DESIGN.md §2).
+JAVA_CLASSES = {
+    "InvalidResourceException": "io.strimzi.operator.common.model.InvalidResourceException",
+}
+RECONCILIATION_EXCEPTION = "io.strimzi.operator.common.ReconciliationException"
 
 
 def now() -> str:
@@ -84,10 +110,74 @@ def same_status(a: dict | None, b: dict | None) -> bool:
 
 
 def kafka_creating(old: dict | None) -> dict:
-    """While the first broker comes up: NotReady/True reason Creating (other fields as they were)."""
-    new = {k: v for k, v in (old or {}).items() if k != "conditions"}
-    new["conditions"] = [condition("NotReady", "True", "Creating", "Kafka cluster is being deployed")]
-    return finish(new, old)
+    """The first status Strimzi writes (~1 s after apply): NotReady/Creating, observedGeneration 0, nothing
+    else — only when there was no status before; otherwise the old status stays until the reconcile ends."""
+    if old:
+        return old
+    return {
+        "conditions": [condition("NotReady", "True", "Creating", "Kafka cluster is being deployed")],
+        "observedGeneration": 0,
+    }
+
+
+def storage_warnings(plan: KafkaPlan) -> list[tuple[str, str]]:
+    """Strimzi's `Warning`/`KafkaStorage` conditions (texts as recorded in observed/single-node)."""
+    out = []
+    brokers = [p for p in plan.pools for _ in p.node_ids if "broker" in p.roles]
+    controllers = [p for p in plan.pools for _ in p.node_ids if "controller" in p.roles]
+    if len(brokers) == 1 and brokers[0].storage == "ephemeral":
+        out.append(
+            (
+                "KafkaStorage",
+                "A Kafka cluster with a single broker node and ephemeral storage will lose topic messages "
+                "after any restart or rolling update.",
+            )
+        )
+    if len(controllers) == 1 and controllers[0].storage == "ephemeral":
+        out.append(
+            (
+                "KafkaStorage",
+                "A Kafka cluster with a single controller node and ephemeral storage will lose data "
+                "after any restart or rolling update.",
+            )
+        )
+    return out
+
+
+def listener_status(plan: KafkaPlan, lst, port: int, ca_pem: str) -> dict:
+    """One `status.listeners[]` entry, addressed as Strimzi addresses it.
+
+    internal → `<cluster>-kafka-bootstrap.<ns>.svc:<port>`; cluster-ip → `<cluster>-kafka-<listener>-
+    bootstrap.<ns>.svc:<port>`; nodeport → each broker's `advertisedHost` override, else the node address,
+    with the bootstrap port (`port`: here the stand-in's bootstrap on 127.0.0.1); loadbalancer → 127.0.0.1
+    (no load balancer here). `bootstrapServers` is the distinct, sorted `host:port` list joined by commas.
+    """
+    if lst.type == "internal":
+        hosts, port = [f"{plan.name}-kafka-bootstrap.{plan.namespace}.svc"], lst.port
+    elif lst.type == "cluster-ip":
+        hosts, port = [f"{plan.name}-kafka-{lst.name}-bootstrap.{plan.namespace}.svc"], lst.port
+    elif lst.type == "nodeport":
+        overrides = {
+            int(b["broker"]): b.get("advertisedHost")
+            for b in (lst.configuration.get("brokers") or [])
+            if b.get("broker") is not None
+        }
+        brokers = [i for p in plan.pools if "broker" in p.roles for i in p.node_ids]
+        hosts = sorted({overrides.get(i) or NODE_ADDRESS for i in brokers}) or [NODE_ADDRESS]
+    else:
+        hosts = [NODE_ADDRESS]
+    entry = {
+        "name": lst.name,
+        "addresses": [{"host": h, "port": port} for h in hosts],
+        "bootstrapServers": ",".join(f"{h}:{port}" for h in hosts),
+    }
+    if lst.tls:
+        entry["certificates"] = [ca_pem]
+    return entry
+
+
+def _auto_rebalance(old: dict | None) -> dict:
+    return (old or {}).get("autoRebalance") or {"lastTransitionTime": now(), "state": "Idle"}
 
 
 def kafka_ready(
@@ -99,21 +189,17 @@ def kafka_ready(
     warnings: list[tuple[str, str]],
     old: dict | None,
 ) -> dict:
-    listeners = []
-    for lst in plan.listeners:
-        port = ports[lst.name]
-        entry = {
-            "name": lst.name,
-            "addresses": [{"host": "127.0.0.1", "port": port}],
-            "bootstrapServers": f"127.0.0.1:{port}",
-        }
-        if lst.tls:
-            entry["certificates"] = [ca_pem]
-        listeners.append(entry)
-    conditions = [condition("Warning", "True", reason, message) for reason, message in warnings]
+    """Ready/True (after the KafkaStorage warnings and `warnings`); `ports`: listener name -> the port the
+    host reaches its bootstrap on (used for nodeport and loadbalancer listeners)."""
+    listeners = [listener_status(plan, lst, ports.get(lst.name, lst.port), ca_pem) for lst in plan.listeners]
+    conditions = [
+        condition("Warning", "True", reason, message) for reason, message in storage_warnings(plan) + warnings
+    ]
     conditions.append(ready())
     return finish(
         {
+            "autoRebalance": _auto_rebalance(old),
+            "clusterSecurity": CLUSTER_SECURITY,
             "conditions": conditions,
             "observedGeneration": generation,
             "listeners": listeners,
@@ -127,10 +213,23 @@ def kafka_ready(
     )
 
 
-def failed_kafka(reason: str, message: str, generation: int, old: dict | None) -> dict:
-    """A refused or failed reconciliation: NotReady/True with the reason; what was known stays."""
-    new = {k: v for k, v in (old or {}).items() if k not in ("conditions", "observedGeneration")}
-    new["conditions"] = [condition("NotReady", "True", reason, message)]
+def failed_kafka(
+    reason: str, message: str, generation: int, old: dict | None, plan: KafkaPlan | None = None
+) -> dict:
+    """A refused or failed reconciliation: NotReady/True with the reason, observedGeneration set.
+
+    Strimzi starts the status afresh and keeps only KEPT_ON_FAILURE from before (listeners disappear). A
+    refusal (validation, `plan` None) adds nothing else; a failure after validation (`plan` given) also
+    carries what that reconcile had worked out: the KafkaStorage warnings, kafkaNodePools, autoRebalance.
+    """
+    new = {k: v for k, v in (old or {}).items() if k in KEPT_ON_FAILURE}
+    new["clusterSecurity"] = CLUSTER_SECURITY
+    conditions = []
+    if plan is not None:
+        new["autoRebalance"] = _auto_rebalance(old)
+        new["kafkaNodePools"] = [{"name": p.name} for p in sorted(plan.pools, key=lambda p: p.name)]
+        conditions = [condition("Warning", "True", r, m) for r, m in storage_warnings(plan)]
+    new["conditions"] = [*conditions, condition("NotReady", "True", reason, message)]
     new["observedGeneration"] = generation
     return finish(new, old)
 
@@ -187,7 +286,11 @@ def user_ready(generation: int, username: str, secret: str | None, old: dict | N
 
 
 def user_failed(reason: str, message: str, generation: int, old: dict | None) -> dict:
-    new = {k: v for k, v in (old or {}).items() if k in ("username", "secret")}
-    new["conditions"] = [condition("NotReady", "True", reason, message)]
-    new["observedGeneration"] = generation
+    """NotReady/True as the User Operator writes it: every failure wrapped, reason `ExecutionException`,
+    message `io.strimzi.operator.common.ReconciliationException: <java class>: <text>`; no username or
+    secret any more. The stand-in's own reasons (Standin*) stay as they are: Strimzi has no such failure."""
+    if not reason.startswith("Standin"):
+        java = JAVA_CLASSES.get(reason, reason)
+        reason, message = "ExecutionException", f"{RECONCILIATION_EXCEPTION}: {java}: {message}"
+    new = {"conditions": [condition("NotReady", "True", reason, message)], "observedGeneration": generation}
     return finish(new, old)

@@ -85,6 +85,7 @@ class PoolPlan:
     replicas: int
     node_ids: tuple[int, ...]
     heap: str | None = None  # jvmOptions -Xmx of the pool (else of spec.kafka)
+    storage: str = "ephemeral"  # spec.storage.type ("jbod" of ephemeral volumes counts as ephemeral)
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,16 @@ def _assign_node_ids(pools: list[dict], heap: str | None = None) -> tuple[PoolPl
             ids.append(next_id)
             used.add(next_id)
         pool_heap = (spec.get("jvmOptions") or {}).get("-Xmx") or heap
-        plans.append(PoolPlan(name, tuple(spec.get("roles") or ()), len(ids), tuple(sorted(ids)), pool_heap))
+        plans.append(
+            PoolPlan(
+                name,
+                tuple(spec.get("roles") or ()),
+                len(ids),
+                tuple(sorted(ids)),
+                heap=pool_heap,
+                storage=_storage(spec),
+            )
+        )
     return tuple(plans)
 
 
@@ -249,6 +259,14 @@ def _id_ranges(text: str) -> list[int]:
     return out
 
 
+def _storage(pool_spec: dict) -> str:
+    storage = pool_spec.get("storage") or {}
+    volumes = storage.get("volumes") or []
+    if storage.get("type") == "jbod" and volumes and all(v.get("type") == "ephemeral" for v in volumes):
+        return "ephemeral"
+    return str(storage.get("type") or "ephemeral")
+
+
 def _listeners(specs: list[dict]) -> tuple[ListenerPlan, ...]:
     if not specs:
         raise Refusal(
@@ -257,10 +275,11 @@ def _listeners(specs: list[dict]) -> tuple[ListenerPlan, ...]:
     errors, unsupported, plans = [], [], []
     names = [s.get("name") for s in specs]
     ports = [s.get("port") for s in specs]
-    for dup in sorted({n for n in names if names.count(n) > 1}):
-        errors.append(f"listener name {dup} is used by more than one listener")
-    for dup in sorted({p for p in ports if ports.count(p) > 1}):
-        errors.append(f"port {dup} is used by more than one listener")
+    # Strimzi's ListenersValidator words (observed/refusals/dup-listener-*.kafka.yaml)
+    if len(set(names)) != len(names):
+        errors.append("every listener needs to have a unique name")
+    if len(set(ports)) != len(ports):
+        errors.append("every listener needs to have a unique port number")
     for s in specs:
         name, port, ltype, tls = s.get("name"), s.get("port"), s.get("type"), bool(s.get("tls"))
         auth = (s.get("authentication") or {}).get("type")
