@@ -96,12 +96,23 @@ else
   PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 fi
 
-# kwokctl binds 0.0.0.0 by default; this cluster is for this machine only
+# kwokctl binds 0.0.0.0 by default; this cluster is for this machine only. One controller-manager and one
+# scheduler, so no leader election: on a loaded machine a missed lease renewal made kube-controller-manager
+# exit, and kwok's binary runtime does not restart it (namespaces then hang in Terminating).
 cat >"$RUN/kwokctl.yaml" <<EOF
 kind: KwokctlConfiguration
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 options:
   bindAddress: 127.0.0.1
+componentsPatches:
+  - name: kube-controller-manager
+    extraArgs:
+      - key: leader-elect
+        value: "false"
+  - name: kube-scheduler
+    extraArgs:
+      - key: leader-elect
+        value: "false"
 EOF
 
 say "starting etcd, kube-apiserver (127.0.0.1:$PORT), controller-manager, scheduler, kwok (kwokctl, binary runtime)"
