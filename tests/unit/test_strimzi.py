@@ -315,7 +315,7 @@ class FakeWatch:
     def __init__(self, states):
         self.states = states
 
-    def __call__(self, res, name, namespace, done, deadline, progress, context):
+    def __call__(self, res, name, namespace, done, deadline, progress, context, pods=None):
         for state in self.states:
             if done(state):
                 return state
