@@ -181,9 +181,10 @@ def create_error(name: str, stderr: str, still_there: bool, cgroup: str = "") ->
         )
     elif "port" in kinds:
         fix = (
-            "something holds a port that kind-config.yaml maps (32000-32002, 32010, 32100, 32110): another "
-            "kind cluster (`kind get clusters`, then `kind delete cluster --name <it>`) or another program "
-            "(`ss -ltnp` on Linux, `lsof -iTCP -sTCP:LISTEN` on macOS)"
+            "something holds a port that kind-config.yaml maps (32000-32002, 32010, 32020-32022, 32100, "
+            "32110, 32120): another kind cluster (`kind get clusters`, then "
+            "`kind delete cluster --name <it>`) or another program (`ss -ltnp` on Linux, "
+            "`lsof -iTCP -sTCP:LISTEN` on macOS)"
         )
     elif "exists" in kinds:
         fix = f"a cluster named {name} is already there: use it, or {delete}"

@@ -62,7 +62,7 @@ def test_doctor_all_present(monkeypatch):
     assert "kind version   v0.31.0" in result.output
     assert "daemon 28.2.2" in result.output and "cgroup v2" in result.output
     assert "kubectl v1.35, node image Kubernetes v1.35" in result.output
-    assert "32100, 32000, 32001, 32002, 32110, 32010 free" in result.output
+    assert "32100, 32000, 32001, 32002, 32110, 32010, 32120, 32020, 32021, 32022 free" in result.output
     assert "warn" not in result.output
 
 
