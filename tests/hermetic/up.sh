@@ -23,7 +23,16 @@ if [ -z "$STRIMZI_SOURCE" ] && [ -d "$LOCAL_COPY" ]; then
   STRIMZI_SOURCE=$(cd "$LOCAL_COPY" && pwd)
   say "Strimzi install YAML: $STRIMZI_SOURCE (the local copy beside the repository)"
 elif [ -z "$STRIMZI_SOURCE" ]; then
-  STRIMZI_SOURCE=$("$PY" -c 'from kafkalab import strimzi; print(strimzi.fetch_release())') ||
+  # the library's own error (URL, reason, fix) on stderr, without a Python traceback
+  STRIMZI_SOURCE=$("$PY" -c '
+import sys
+from kafkalab import strimzi
+from kafkalab.errors import KafkalabError
+try:
+    print(strimzi.fetch_release())
+except KafkalabError as e:
+    sys.exit(f"{type(e).__name__}: {e}")
+') ||
     die "no Strimzi 1.2.0 install YAML (the download failed, reason above)" \
       "set KAFKALAB_STRIMZI_SOURCE to a local copy (the release's YAML file or install/cluster-operator)"
   say "Strimzi install YAML: $STRIMZI_SOURCE (the release asset, cached)"
