@@ -5,7 +5,8 @@
 #   4. hermetic tests (real API server, real brokers), among them the notebook suite: `kafkalab run` once
 #      with its checked outputs compared as nbval does, the secret scan on it, the suite again, teardown twice
 #      (test_rerun.py; executed notebooks, summary.md and junit.xml in out/hermetic)
-#   5. hermetic cluster down
+#   5. browser tests (Debian's chromium via Playwright): JupyterLab opens and saves the notebooks unchanged;
+#      the handout site built from out/hermetic loads cleanly offline      6. hermetic cluster down
 # The notebooks are executed by test_rerun.py only: tests/notebooks/run.sh (papermill + nbval) stays for
 # checking your own cluster by hand, and kafkalab.checked is tested to give nbval's verdict.
 set -euo pipefail
