@@ -1089,9 +1089,9 @@ def ensure_topic(
     progress: kube.Progress | None = None,
     context: str | None = None,
 ) -> Obj:
-    """Create KafkaTopic `name` unless it exists; wait until Ready. An existing topic is left as it is."""
-    if kube.get(API_VERSION, "KafkaTopic", name, namespace, context) is None:
-        kube.apply(topic(name, cluster, partitions, replicas, config, namespace), context=context)
+    """Create KafkaTopic `name` unless it exists; wait until Ready. An existing topic is left as it is,
+    unless it belongs to another cluster (then ManifestRejected: names are unique per namespace)."""
+    _create_unless_exists(topic(name, cluster, partitions, replicas, config, namespace), context)
     return wait_topic_ready(name, namespace, timeout, progress, context)
 
 
@@ -1105,7 +1105,27 @@ def ensure_user(
     progress: kube.Progress | None = None,
     context: str | None = None,
 ) -> Obj:
-    """Create KafkaUser `name` unless it exists; wait until Ready (its credentials Secret then exists)."""
-    if kube.get(API_VERSION, "KafkaUser", name, namespace, context) is None:
-        kube.apply(user(name, cluster, authentication, acls, namespace), context=context)
+    """Create KafkaUser `name` unless it exists; wait until Ready (its credentials Secret then exists).
+    An existing user is left as it is, unless it belongs to another cluster (then ManifestRejected)."""
+    _create_unless_exists(user(name, cluster, authentication, acls, namespace), context)
     return wait_user_ready(name, namespace, timeout, progress, context)
+
+
+def _create_unless_exists(obj: Obj, context: str | None) -> None:
+    """Apply obj if nothing of its name exists; refuse one of that name that belongs to another cluster."""
+    meta = obj["metadata"]
+    existing = kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta["namespace"], context)
+    if existing is None:
+        kube.apply(obj, context=context)
+        return
+    ours = meta["labels"]["strimzi.io/cluster"]
+    theirs = (existing["metadata"].get("labels") or {}).get("strimzi.io/cluster")
+    if theirs != ours:
+        what = kube.describe(existing)
+        raise ManifestRejected(
+            f"{what} already exists for cluster {theirs} (label strimzi.io/cluster={theirs}), not for "
+            f"{ours}; using it would use {theirs}'s {obj['kind']} (nothing was applied)",
+            obj=what,
+            fix=f"{obj['kind']} names are unique in a namespace: give {ours}'s another name "
+            f"(e.g. {ours}-{meta['name']}), or put {ours} in its own namespace",
+        )

@@ -166,6 +166,12 @@ def test_second_cluster_in_one_namespace_is_refused_and_the_first_is_untouched(t
         with pytest.raises(ManifestRejected, match="belongs to first") as e:
             strimzi.ensure_kafka("second", ns, timeout=30)
         assert e.value.obj == f"KafkaNodePool {ns}/dual-role" and "own namespace" in e.value.fix
+        # a topic of the same name for another cluster is refused, not silently used (07's "orders" and 08's)
+        with pytest.raises(ManifestRejected, match="already exists for cluster first") as e:
+            strimzi.ensure_topic("orders", "second", ns, timeout=30)
+        assert e.value.obj == f"KafkaTopic {ns}/orders" and "second-orders" in e.value.fix
+        topic_now = kube.get(strimzi.API_VERSION, "KafkaTopic", "orders", ns)
+        assert topic_now["metadata"]["resourceVersion"] == before["KafkaTopic"]["metadata"]["resourceVersion"]
     finally:
         force_remove(ns)
         strimzi.uninstall_operator(ops, [ns])
