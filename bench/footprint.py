@@ -136,7 +136,13 @@ def footprint(source: str | Path) -> dict:
     three = kafka_rows("kafka-three-brokers.yaml", "my-cluster (3 nodes)")
     scenarios = {
         "notebooks 03-05: operator + my-cluster": [op, *single],
-        "notebook 06 peak: + secure-cluster": [op, *single, *secured],
+        "notebook 06: + secure-cluster": [op, *single, *secured],
+        "notebook 08 peak: + trio (06's cluster kept)": [
+            op,
+            *single,
+            *secured,
+            *kafka_rows("kafka-three-brokers.yaml", "trio"),
+        ],
         "kafka-three-brokers.yaml instead of single node": [op, *three],
     }
     out = {

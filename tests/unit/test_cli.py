@@ -96,12 +96,13 @@ def test_doctor_states_what_the_notebooks_request(monkeypatch):
     # operator 200m/768Mi + kind's pods 950m/290Mi + my-cluster: a 250m/768Mi node, entity operator 200m/512Mi
     assert need["notebooks 03-05"] == (1600, 2338)
     assert need["notebook 06"] == (2050, 3618)  # + secure-cluster, the same again
+    assert need["notebook 08"] == (2850, 6434)  # + trio: three 768Mi nodes, its entity operator (06's kept)
     fake_tools(monkeypatch, docker={"NCPU": 2, "MemTotal": 3 * 2**30})
     result = CliRunner().invoke(cli.main, ["doctor"])
     assert result.exit_code == 0, result.output  # enough for 03-05: warnings only
-    assert "warn    docker cpus    2 CPUs; the notebooks request 1.60 (03-05), 2.05 (06" in result.output
+    assert "warn    docker cpus    2 CPUs; the notebooks request 1.60 (03-05), 2.85 (08" in result.output
     assert (
-        "warn    docker memory  3.0 GiB; the notebooks request 2.3 GiB (03-05), 3.5 GiB (06)" in result.output
+        "warn    docker memory  3.0 GiB; the notebooks request 2.3 GiB (03-05), 6.3 GiB (08" in result.output
     )
     assert "each Kafka node 768Mi with a 384m heap" in result.output
     assert "operator 768Mi (its limit raised from Strimzi's 384Mi" in result.output
