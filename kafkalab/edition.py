@@ -21,6 +21,9 @@ or stale is written in English (what gettext does with untranslated and fuzzy en
 (the English cell changed since it was translated: its hash differs), orphans (an entry for no cell, a
 catalog for no notebook), and generated notebooks that are not what `build` would write now.
 
+Write each Japanese paragraph (and list item) on one line: a line break inside a Japanese sentence is a soft
+break in Markdown, which Chromium and JupyterLab show as a space between two characters.
+
 `template(lang)` gives a translator the missing and stale entries as YAML to paste into the catalog, the
 English text beside each as comments (and a stale entry's old translation to start from).
 """
@@ -288,9 +291,8 @@ def template(lang: str = "ja", base: str | Path | None = None, notebooks: Sequen
             if old and str(entry.get("en")) == digest:
                 continue
             lines = [f"{cid}:", f"  en: {digest}"]
-            lines.append(
-                "  # English (stale: it changed since it was translated):" if old else "  # English:"
-            )
+            state = "stale: it changed since it was translated" if old else "missing"
+            lines.append(f"  # English ({state}; translate each paragraph onto one line):")
             lines.append(_indented(source, "  #   ").rstrip("\n"))
             lines.append(f"  {lang}: |")
             lines.append(_indented(old, "    ").rstrip("\n") if old else "    ")
