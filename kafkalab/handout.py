@@ -55,7 +55,8 @@ STRINGS = {
         "title": "kafkalab: Kafka on Kubernetes with Strimzi",
         "intro": "The notebooks of the course as they ran, with their real outputs. Exercise solutions are "
         "folded: click *Solution* to open one.",
-        "notebooks": "The notebooks",
+        "notebooks": "The notebooks ({verdict})",
+        "status": {},
         "all_passed": "every notebook passed",
         "not_all_passed": "**not every notebook passed**",
         "table": "| notebook | status | time |",
@@ -76,7 +77,8 @@ STRINGS = {
         "title": "kafkalab：Strimzi で動かす Kubernetes 上の Kafka",
         "intro": "コースのノートブックを、実行したときの実際の出力とともに載せています。演習の解答は"
         "折りたたんであります。*解答* をクリックすると開きます。",
-        "notebooks": "ノートブック",
+        "notebooks": "ノートブック（{verdict}）",
+        "status": {"passed": "成功", "failed": "失敗", "skipped": "スキップ"},
         "all_passed": "すべて成功",
         "not_all_passed": "**失敗したノートブックがあります**",
         "table": "| ノートブック | 結果 | 時間 |",
@@ -394,7 +396,7 @@ def _contents(
         "",
         words["intro"],
         "",
-        f"## {words['notebooks']} ({verdict})",
+        "## " + words["notebooks"].format(verdict=verdict),
         "",
         words["table"],
         "|---|---|---:|",
@@ -405,7 +407,8 @@ def _contents(
         label = f"[{_md_escape(titles[name])}]({pages[name]})" if name in titles else _md_escape(name)
         seconds = float(r.get("seconds") or 0)
         total += seconds
-        status = r.get("status", "?") + (f": {_md_escape(r['error'])}" if r.get("error") else "")
+        status = words["status"].get(r.get("status"), r.get("status", "?"))
+        status += f": {_md_escape(r['error'])}" if r.get("error") else ""
         lines.append(f"| {label} | {status} | {seconds:.0f} s |")
     lines += [f"| **{words['total']}** | | **{total:.0f} s** |", ""]
     if docs:

@@ -229,7 +229,11 @@ def test_a_japanese_run_gives_japanese_pages(tmp_path, docs):
     for page in made.pages:
         assert '<html lang="ja">' in page.read_text(), page.name
     index = made.index.read_text()
-    assert "<span>目次</span>" in index and "失敗したノートブックがあります" in index
+    assert (
+        "<span>目次</span>" in index
+        and "ノートブック（<strong>失敗したノートブックがあります</strong>）" in index
+    )
+    assert re.search(r">失敗: SystemExit: a \| b</td>", index)
     assert '<a href="glossary.html">用語集</a>' in index
     assert (
         '<a href="troubleshooting.html">トラブルシューティング（英語）</a>' in index
