@@ -225,3 +225,30 @@ def _shown(browser, cell_id: str) -> str:
     )
     browser.page.wait_for_function(f"() => ({OUTPUT_TEXT})({cell_id!r}).trim() !== ''")
     return browser.page.evaluate(OUTPUT_TEXT, cell_id)
+
+
+def test_the_ui_speaks_japanese_with_the_language_pack(tmp_path):
+    """`make lab` installs jupyterlab-language-pack-ja-JP: with the interface language set to Japanese (what
+    Settings → Language does, stored in the user settings), JupyterLab's menus are Japanese and a notebook of
+    the Japanese edition shows its Japanese text, with nothing fetched from outside the machine."""
+    pytest.importorskip("jupyterlab_language_pack_ja_JP", reason="pip install -e '.[lab]' (the ja-JP pack)")
+    root = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks" / "ja", root)
+    settings = tmp_path / "lab" / "settings" / "@jupyterlab" / "translation-extension"
+    settings.mkdir(parents=True)
+    (settings / "plugin.jupyterlab-settings").write_text('{"locale": "ja_JP"}\n')
+    with jlab.jupyterlab(root, tmp_path / "lab") as server, jlab.chromium(tmp_path / "profile") as browser:
+        _page(browser, server)
+        menus = browser.page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
+        assert "ファイル" in menus and "編集" in menus, f"menu bar not in Japanese: {menus}"
+        browser.page.evaluate(
+            "(path) => window.jupyterapp.commands.execute('docmanager:open', {path, factory: 'Notebook'})"
+            ".then(p => p.context.ready)",
+            "03-kafka-cluster.ipynb",
+        )
+        heading = browser.page.locator(".jp-MarkdownOutput h1").first
+        heading.wait_for(timeout=60_000)
+        assert "03 · Kafka クラスター" in heading.inner_text()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        browser.page.screenshot(path=str(SHOTS / "jupyterlab-ja-03.png"))
+        _no_trouble(browser)
