@@ -686,6 +686,8 @@ def edition(lang, check_only, template, notebooks) -> None:
     orphans = report.of("orphan")
     if orphans:
         click.echo("orphan entries: " + "; ".join(map(str, orphans)))
+    for note in report.notes:
+        click.echo(str(note))
 
 
 @main.command()

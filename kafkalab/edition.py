@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +122,7 @@ class Report:
 
     lang: str
     problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)  # advice that fails nothing (a wrapped sentence)
 
     @property
     def ok(self) -> bool:
@@ -130,11 +133,12 @@ class Report:
 
     def __str__(self) -> str:
         if self.ok:
-            return f"{self.lang} edition: every markdown cell translated, notebooks/{self.lang} up to date"
+            done = f"{self.lang} edition: every markdown cell translated, notebooks/{self.lang} up to date"
+            return "\n".join([done, *map(str, self.notes)])
         counts = ", ".join(
             f"{len(self.of(k))} {k}" for k in ("missing", "stale", "orphan", "outdated") if self.of(k)
         )
-        return "\n".join([f"{self.lang} edition: {counts}", *map(str, self.problems)])
+        return "\n".join([f"{self.lang} edition: {counts}", *map(str, self.problems), *map(str, self.notes)])
 
 
 def load_catalog(path: Path) -> dict[str, dict]:
@@ -164,6 +168,30 @@ def load_catalog(path: Path) -> dict[str, dict]:
 def _translation(entry: dict | None, lang: str) -> str:
     text = (entry or {}).get(lang)
     return text.rstrip("\n") if isinstance(text, str) else ""  # a `|` block ends with one newline
+
+
+_BLOCK = re.compile(r"^\s*(?:[-*+>|#]|\d+\.\s|```|<)")
+
+
+def _wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def wrapped_line(text: str) -> str:
+    """The end of the first line of `text` that breaks a paragraph between two Japanese characters (a soft
+    break, which Chromium and JupyterLab render as a space), or "". Code blocks, tables, headings, list items
+    and hard breaks (two trailing spaces) are not paragraphs' soft breaks."""
+    lines, fence = text.split("\n"), False
+    for line, following in zip(lines, lines[1:] + [""], strict=True):
+        if line.lstrip().startswith("```"):
+            fence = not fence
+        if fence or not line.strip() or not following.strip() or line.endswith("  "):
+            continue
+        if line.lstrip().startswith(("|", "#")) or _BLOCK.match(following):
+            continue
+        if _wide(line.rstrip()[-1]) and _wide(following.lstrip()[0]):
+            return line.rstrip()[-12:]
+    return ""
 
 
 def _first_line(text: str) -> str:
@@ -241,6 +269,16 @@ def check(lang: str = "ja", base: str | Path | None = None) -> Report:
             elif str(entry.get("en")) != source_hash(source):
                 report.problems.append(
                     Problem("stale", path.name, cid, "the English changed: " + _first_line(source))
+                )
+            wrapped = wrapped_line(_translation(entry, lang))
+            if wrapped:
+                report.notes.append(
+                    Problem(
+                        "note",
+                        path.name,
+                        cid,
+                        f"a sentence wraps after {wrapped!r}: join it (shows as a space)",
+                    )
                 )
         for cid in catalog:
             if cid not in ids:

@@ -211,3 +211,28 @@ def test_cli_check_exits_1_with_the_list_and_template_prints_skeletons(tiny, mon
     assert (tiny / "ja" / "00-tiny.ipynb").is_file()
     result = runner.invoke(cli.main, ["edition", "xx"])
     assert result.exit_code == 1 and "no edition 'xx'" in result.output
+
+
+@pytest.mark.parametrize(
+    "text, wrapped",
+    [
+        ("日本語の文が\n途中で折り返されている。", "日本語の文が"),
+        ("一行の段落。\n\n次の段落。", ""),
+        ("# 見出し\n本文です。", ""),
+        ("| 表 | 行 |\n| 表 | 行 |", ""),
+        ("- 項目\n- 項目", ""),
+        ("強制改行  \n次の行", ""),
+        ("```\n日本\n語\n```", ""),
+        ("`kubectl` を使う\n`kafka` の", ""),  # ASCII on one side: a space is right there
+    ],
+)
+def test_wrapped_line(text, wrapped):
+    assert edition.wrapped_line(text) == wrapped
+
+
+def test_a_wrapped_sentence_is_a_note_not_a_failure(tiny):
+    write_catalog(tiny, {"title": "# 00 · 小さな例\n\n**ok** と表示される\nはずです。", "next-md": "## 次へ"})
+    edition.build("ja", base=tiny)
+    report = edition.check("ja", base=tiny)
+    assert report.ok and [(n.cell, n.kind) for n in report.notes] == [("title", "note")]
+    assert "join it" in str(report)
