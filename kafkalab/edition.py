@@ -19,7 +19,8 @@ or stale is written in English (what gettext does with untranslated and fuzzy en
 
 `check(lang)` says what is not in order: missing entries (a markdown cell with no translation), stale ones
 (the English cell changed since it was translated: its hash differs), orphans (an entry for no cell, a
-catalog for no notebook), and generated notebooks that are not what `build` would write now.
+catalog for no notebook), and generated notebooks that are not what `build` would write now; it also notes,
+without failing, a translation that wraps a Japanese sentence across lines.
 
 Write each Japanese paragraph (and list item) on one line: a line break inside a Japanese sentence is a soft
 break in Markdown, which Chromium and JupyterLab show as a space between two characters.
