@@ -1,4 +1,4 @@
-"""The `kafkalab` command: doctor, up, run, handout, down — thin over the library.
+"""The `kafkalab` command: doctor, up, run, handout, edition, down — thin over the library.
 
 Library errors (KafkalabError) are shown as their readable message (what, which object, the fix) with exit
 code 1, never as a traceback: a person at a terminal needs the fix line, not our stack.
@@ -508,6 +508,12 @@ def up(
 )
 @click.option("--hermetic", is_flag=True, hidden=True, help="Same as --tier hermetic.")
 @click.option("--notebook", "-n", "notebooks", multiple=True, help="Only these notebooks (e.g. -n 03 -n 04).")
+@click.option(
+    "--edition",
+    default=None,
+    metavar="LANG",
+    help="Run a translated edition (e.g. ja: notebooks/ja, the same code with Japanese text).",
+)
 @click.option("--cell-timeout", default=1800, show_default=True, help="Seconds per cell.")
 @click.option(
     "--check-outputs/--no-check-outputs",
@@ -515,7 +521,9 @@ def up(
     show_default=True,
     help="Compare the checked cells (# NBVAL_CHECK_OUTPUT) with their stored outputs, as nbval would.",
 )
-def run(output, parameters_file, params, tier, hermetic, notebooks, cell_timeout, check_outputs) -> None:
+def run(
+    output, parameters_file, params, tier, hermetic, notebooks, edition, cell_timeout, check_outputs
+) -> None:
     """Run the notebook suite in order with papermill on the best cluster this machine can give; write the
     executed notebooks, summary.md/json and junit.xml.
 
@@ -536,7 +544,9 @@ def run(output, parameters_file, params, tier, hermetic, notebooks, cell_timeout
         given[key] = value
     from kafkalab import suite
 
-    suite.find_notebooks(suite.notebooks_dir(), notebooks)  # a wrong -n fails before any cluster starts
+    # a wrong -n or --edition fails before any cluster starts
+    suite.find_notebooks(suite.notebooks_dir(edition), notebooks)
+    options = (notebooks, edition, cell_timeout, check_outputs)
     chosen = tiers.choose("hermetic" if hermetic and not tier else tier, given)
     click.echo(f"cluster: {chosen}")
     if chosen.name == "hermetic":
@@ -544,7 +554,7 @@ def run(output, parameters_file, params, tier, hermetic, notebooks, cell_timeout
         try:
             _use_hermetic_env()
             parameters.update(hermetic_parameters())
-            _run_suite(output, parameters, params, chosen, notebooks, cell_timeout, check_outputs)
+            _run_suite(output, parameters, params, chosen, *options)
         finally:
             if stop:
                 click.echo("stopping the built-in hermetic cluster (it was started for this run) …")
@@ -554,10 +564,10 @@ def run(output, parameters_file, params, tier, hermetic, notebooks, cell_timeout
         parameters.setdefault("create_kind_cluster", True)
     else:
         parameters.setdefault("create_kind_cluster", False)
-    _run_suite(output, parameters, params, chosen, notebooks, cell_timeout, check_outputs)
+    _run_suite(output, parameters, params, chosen, *options)
 
 
-def _run_suite(output, parameters, params, chosen, notebooks, cell_timeout, check_outputs) -> None:
+def _run_suite(output, parameters, params, chosen, notebooks, edition, cell_timeout, check_outputs) -> None:
     from kafkalab import suite
 
     if os.environ.get("KAFKALAB_STRIMZI_SOURCE"):
@@ -589,6 +599,7 @@ def _run_suite(output, parameters, params, chosen, notebooks, cell_timeout, chec
         on_result=show,
         check_outputs=check_outputs,
         tier=str(chosen),
+        edition=edition,
     )
     if summary.unused:
         click.echo("declared by no notebook that ran, so not passed: " + ", ".join(summary.unused))
@@ -602,7 +613,8 @@ def _run_suite(output, parameters, params, chosen, notebooks, cell_timeout, chec
             f"FAILED: {failed.notebook if failed else '?'} — open it in {out} to see the cell.", err=True
         )
         sys.exit(1)
-    click.echo(f"all {len(summary.results)} notebooks passed ({chosen.name})")
+    where = chosen.name + (f", {edition} edition" if edition else "")
+    click.echo(f"all {len(summary.results)} notebooks passed ({where})")
 
 
 def _absolute_source(source: str) -> str:
@@ -628,6 +640,56 @@ def _use_hermetic_env() -> None:
         key, sep, value = line.removeprefix("export ").partition("=")
         if sep and (key == "KUBECONFIG" or (key == "KAFKALAB_STRIMZI_SOURCE" and not os.environ.get(key))):
             os.environ[key] = value.strip().strip("'\"")
+
+
+@main.command()
+@click.argument("lang")
+@click.option("--check", "check_only", is_flag=True, help="Only check; exit 1 listing what is not in order.")
+@click.option(
+    "--template",
+    is_flag=True,
+    help="Print the missing and stale entries as YAML skeletons (the English as comments) to fill in.",
+)
+@click.option("--notebook", "-n", "notebooks", multiple=True, help="--template: only these notebooks.")
+def edition(lang, check_only, template, notebooks) -> None:
+    """Build notebooks/LANG (e.g. ja) from the English notebooks and the catalog notebooks/i18n/LANG/.
+
+    Markdown cells get their translation; code cells, outputs and metadata are copied unchanged. --check
+    lists missing, stale (the English changed since) and orphan entries and out-of-date notebooks.
+    """
+    from kafkalab import edition as editions
+
+    if template:
+        text = editions.template(lang, notebooks=notebooks)
+        click.echo(text.rstrip("\n") if text else f"# nothing to translate: the {lang} catalog is complete")
+        return
+    if check_only:
+        report = editions.check(lang)
+        click.echo(str(report))
+        if not report.ok:
+            click.echo(
+                f"fix: translate with `kafkalab edition {lang} --template`, then `kafkalab edition {lang}`",
+                err=True,
+            )
+            sys.exit(1)
+        return
+    written = editions.build(lang)
+    report = editions.check(lang)
+    base = editions.edition_dir(lang)
+    click.echo(f"{len(written)} notebook(s) written to {base}" + (": " if written else ""), nl=not written)
+    if written:
+        click.echo(", ".join(p.name for p in written))
+    english = [p for p in report.problems if p.kind in ("missing", "stale")]
+    if english:
+        click.echo(
+            f"{len(english)} markdown cell(s) left in English (missing or stale entries): "
+            f"`kafkalab edition {lang} --check` lists them"
+        )
+    orphans = report.of("orphan")
+    if orphans:
+        click.echo("orphan entries: " + "; ".join(map(str, orphans)))
+    for note in report.notes:
+        click.echo(str(note))
 
 
 @main.command()

@@ -19,6 +19,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 from kafkalab.errors import KafkalabError, MissingTool, NotFound
 
@@ -42,6 +43,70 @@ DOC_PAGES = {  # docs/ file → title on the contents page, in this order
     "mapping.md": "Then and now: the 2018 walkthrough on today's Strimzi",
 }
 DIAGRAM = "operator-pattern.svg"
+# A translated run (summary.json's "edition", from `kafkalab run --edition ja`) gets pages in its language:
+# <html lang>, the site's own words, docs/<lang>/ where a page is translated (else the English one).
+STRINGS = {
+    "en": {
+        "contents": "Contents",
+        "previous": "← previous",
+        "next": "next →",
+        "solution": "Solution (click to show)",
+        "handout": "kafkalab handout",
+        "title": "kafkalab: Kafka on Kubernetes with Strimzi",
+        "intro": "The notebooks of the course as they ran, with their real outputs. Exercise solutions are "
+        "folded: click *Solution* to open one.",
+        "notebooks": "The notebooks ({verdict})",
+        "status": {},
+        "all_passed": "every notebook passed",
+        "not_all_passed": "**not every notebook passed**",
+        "table": "| notebook | status | time |",
+        "total": "total",
+        "reference": "Reference",
+        "pattern": "The operator pattern",
+        "pattern_text": "You describe what you want in custom resources; Strimzi's operators make it so and "
+        "report back in `.status` (notebook 00 explains it).",
+        "diagram_alt": "Cluster, Topic and User Operators at work",
+        "parameters": "Parameters of this run",
+    },
+    "ja": {
+        "contents": "目次",
+        "previous": "← 前へ",
+        "next": "次へ →",
+        "solution": "解答（クリックで表示）",
+        "handout": "kafkalab ハンドアウト",
+        "title": "kafkalab：Strimzi で動かす Kubernetes 上の Kafka",
+        "intro": "コースのノートブックを、実行したときの実際の出力とともに載せています。演習の解答は"
+        "折りたたんであります。*解答* をクリックすると開きます。",
+        "notebooks": "ノートブック（{verdict}）",
+        "status": {"passed": "成功", "failed": "失敗", "skipped": "スキップ"},
+        "all_passed": "すべて成功",
+        "not_all_passed": "**失敗したノートブックがあります**",
+        "table": "| ノートブック | 結果 | 時間 |",
+        "total": "合計",
+        "reference": "リファレンス",
+        "pattern": "オペレーターパターン",
+        "pattern_text": "ほしい状態をカスタムリソースで記述すると、Strimzi のオペレーターがそのとおりにし、"
+        "結果を `.status` に書き戻します（ノートブック 00 で説明しています）。",
+        "diagram_alt": "Cluster Operator、Topic Operator、User Operator の動き",
+        "parameters": "この実行のパラメーター",
+    },
+}
+DOC_TITLES = {  # a translated doc page's title; an untranslated one keeps its English title and says so
+    "ja": {
+        "troubleshooting.md": "トラブルシューティング",
+        "glossary.md": "用語集",
+        "mapping.md": "当時と今：2018 年ごろの Strimzi 手順を今日の Strimzi で",
+    },
+}
+ENGLISH_ONLY = {"ja": "（英語）"}
+# CJK text needs a CJK font; name the common ones before the generic family, so each system picks its own
+# (macOS Hiragino, Windows Yu Gothic/Meiryo, Linux Noto Sans CJK) rather than whatever fallback it has.
+CJK_FONTS = (
+    'system-ui, -apple-system, "Segoe UI", helvetica, arial, "Hiragino Sans", "Hiragino Kaku Gothic ProN", '
+    '"Yu Gothic UI", "Yu Gothic", Meiryo, "Noto Sans CJK JP", "Noto Sans JP", "Source Han Sans JP", '
+    "sans-serif"
+)
+LANG_CSS = f"html:lang(ja) {{ --jp-ui-font-family: {CJK_FONTS}; --jp-content-font-family: {CJK_FONTS}; }}"
 MARKER = ".kafkalab-handout"  # marks a directory as ours, so a rebuild may empty it
 # Chromium, quiet: no sandbox (root in a container), and none of its own calls home (updates, sync, QUIC)
 CHROMIUM_ARGS = [
@@ -64,13 +129,14 @@ details.kl-solution { margin: 0.5em 0 0.5em 1em; border-left: 3px solid #4f9a45;
 details.kl-solution > summary { cursor: pointer; font-family: var(--jp-ui-font-family); color: #2f6b27;
   font-weight: bold; padding: 0.3em 0; }
 img.kl-diagram { max-width: 100%; height: auto; }
+{{ resources.kl_lang_css }}
 </style>{%- endblock extra_css -%}
 {%- block body_header -%}{{ super() }}
 <nav class="kl-nav">{{ resources.kl_nav }}</nav>
 {%- endblock body_header -%}
 {%- block any_cell -%}
 {%- if 'kafkalab-folded' in cell.metadata.get('tags', []) -%}
-<details class="kl-solution"><summary>Solution (click to show)</summary>
+<details class="kl-solution"><summary>{{ resources.kl_solution }}</summary>
 {{ super() }}
 </details>
 {%- else -%}
@@ -137,28 +203,37 @@ def build_handout(
     docs_dir: str | Path | None = None,
     pdf: bool = False,
     chromium: str = "/usr/bin/chromium",
+    lang: str | None = None,
 ) -> Handout:
     """Build the handout site from `run_dir` (a `kafkalab run` output) into `output_dir`.
 
     `output_dir` must be empty, missing, or an earlier handout (which is replaced). pdf=True also prints
     every page to `pdf/` with headless Chromium (Playwright driving `chromium`), solutions unfolded.
+    `lang`: the pages' language; by default the run's edition (`kafkalab run --edition ja` → "ja"). A
+    translated site takes each doc page from docs/<lang>/ where it is translated, else the English one.
     """
     run_dir, out = Path(run_dir), Path(output_dir)
     docs = Path(docs_dir) if docs_dir else ROOT / "docs"
     summary = _read_summary(run_dir)
+    lang = lang or str(summary.get("edition") or "en")
+    words = STRINGS.get(lang, STRINGS["en"])
     _prepare_output(out)
-    exporter = _exporter()
+    exporter = _exporter(lang)
 
     notebooks = [r for r in summary["results"] if (run_dir / r["notebook"]).is_file()]
     docs_present = [name for name in DOC_PAGES if (docs / name).is_file()]
+    doc_files = {name: _doc_file(docs, name, lang) for name in docs_present}
+    doc_titles = {name: _doc_title(name, lang, doc_files[name].parent != docs) for name in docs_present}
+    notebook_dir = ROOT / "notebooks" / lang if lang != "en" else ROOT / "notebooks"
     pages = {r["notebook"]: Path(r["notebook"]).stem + ".html" for r in notebooks}
     pages.update({name: Path(name).stem + ".html" for name in docs_present})
     order = ["index.html", *pages.values()]
     handout = Handout(out)
 
     def write(page: str, nb, source_dir: Path, fix_anchors: bool = False) -> None:
-        nav = _nav(page, order)
-        html, _ = exporter.from_notebook_node(nb, resources={"kl_nav": nav})
+        nav = _nav(page, order, words)
+        resources = {"kl_nav": nav, "kl_solution": words["solution"], "kl_lang_css": LANG_CSS}
+        html, _ = exporter.from_notebook_node(nb, resources=resources)
         if fix_anchors:
             html = _github_anchors(html)
         html = _localize_links(html, pages, source_dir, out)
@@ -170,16 +245,16 @@ def build_handout(
         nb = _load_for_handout(run_dir / r["notebook"])
         titles[r["notebook"]] = _title(nb, Path(r["notebook"]).stem)
         nb.metadata["title"] = titles[r["notebook"]]
-        write(pages[r["notebook"]], nb, ROOT / "notebooks")
+        write(pages[r["notebook"]], nb, notebook_dir)
     for name in docs_present:
-        nb = _markdown_notebook((docs / name).read_text(encoding="utf-8"), DOC_PAGES[name])
-        write(pages[name], nb, docs, fix_anchors=True)
+        nb = _markdown_notebook(doc_files[name].read_text(encoding="utf-8"), doc_titles[name])
+        write(pages[name], nb, doc_files[name].parent, fix_anchors=True)
     if (docs / DIAGRAM).is_file():
         shutil.copy2(docs / DIAGRAM, out / DIAGRAM)
     index = _markdown_notebook(
-        _contents(summary, titles, pages, docs_present, (docs / DIAGRAM).is_file()), ""
+        _contents(summary, titles, pages, doc_titles, (docs / DIAGRAM).is_file(), words), ""
     )
-    index.metadata["title"] = "kafkalab handout"
+    index.metadata["title"] = words["handout"]
     write("index.html", index, docs)
     handout.pages.insert(0, handout.pages.pop())  # the index first
 
@@ -230,13 +305,28 @@ def _prepare_output(out: Path) -> None:
     (out / MARKER).write_text("made by `kafkalab handout`; rebuilding replaces this directory\n")
 
 
-def _exporter():
+def _doc_file(docs: Path, name: str, lang: str) -> Path:
+    """docs/<lang>/<name> when that page is translated, else docs/<name>."""
+    translated = docs / lang / name
+    return translated if lang != "en" and translated.is_file() else docs / name
+
+
+def _doc_title(name: str, lang: str, translated: bool) -> str:
+    if lang == "en":
+        return DOC_PAGES[name]
+    if translated:
+        return DOC_TITLES.get(lang, {}).get(name, DOC_PAGES[name])
+    return DOC_TITLES.get(lang, {}).get(name, DOC_PAGES[name]) + ENGLISH_ONLY.get(lang, " (English)")
+
+
+def _exporter(lang: str = "en"):
     try:
         import jinja2
         from nbconvert import HTMLExporter
     except ImportError as e:
         raise MissingTool("nbconvert", "pip install -e '.[handout]' (or `make handout`)") from e
     exporter = HTMLExporter(
+        language_code=lang,  # <html lang="…">: fonts, hyphenation and screen readers follow it
         template_name="lab",
         extra_loaders=[jinja2.DictLoader({"kafkalab-handout.html.j2": TEMPLATE})],
         template_file="kafkalab-handout.html.j2",
@@ -284,27 +374,31 @@ def _title(nb, fallback: str) -> str:
     return fallback
 
 
-def _nav(page: str, order: list[str]) -> str:
+def _nav(page: str, order: list[str], words: dict | None = None) -> str:
+    words = words or STRINGS["en"]
     i = order.index(page)
-    links = ['<a href="index.html">Contents</a>'] if page != "index.html" else ["<span>Contents</span>"]
+    contents = words["contents"]
+    links = [f'<a href="index.html">{contents}</a>'] if page != "index.html" else [f"<span>{contents}</span>"]
     if i > 0:
-        links.append(f'<a class="kl-prev" href="{order[i - 1]}">← previous</a>')
+        links.append(f'<a class="kl-prev" href="{order[i - 1]}">{words["previous"]}</a>')
     if i + 1 < len(order):
-        links.append(f'<a class="kl-next" href="{order[i + 1]}">next →</a>')
+        links.append(f'<a class="kl-next" href="{order[i + 1]}">{words["next"]}</a>')
     return " ".join(links)
 
 
-def _contents(summary: dict, titles: dict, pages: dict, docs: list[str], diagram: bool) -> str:
-    verdict = "every notebook passed" if summary.get("ok") else "**not every notebook passed**"
+def _contents(
+    summary: dict, titles: dict, pages: dict, docs: dict[str, str], diagram: bool, words: dict | None = None
+) -> str:
+    words = words or STRINGS["en"]
+    verdict = words["all_passed"] if summary.get("ok") else words["not_all_passed"]
     lines = [
-        "# kafkalab: Kafka on Kubernetes with Strimzi",
+        f"# {words['title']}",
         "",
-        "The notebooks of the course as they ran, with their real outputs. Exercise solutions are folded: "
-        "click *Solution* to open one.",
+        words["intro"],
         "",
-        f"## The notebooks ({verdict})",
+        "## " + words["notebooks"].format(verdict=verdict),
         "",
-        "| notebook | status | time |",
+        words["table"],
         "|---|---|---:|",
     ]
     total = 0.0
@@ -313,26 +407,26 @@ def _contents(summary: dict, titles: dict, pages: dict, docs: list[str], diagram
         label = f"[{_md_escape(titles[name])}]({pages[name]})" if name in titles else _md_escape(name)
         seconds = float(r.get("seconds") or 0)
         total += seconds
-        status = r.get("status", "?") + (f": {_md_escape(r['error'])}" if r.get("error") else "")
+        status = words["status"].get(r.get("status"), r.get("status", "?"))
+        status += f": {_md_escape(r['error'])}" if r.get("error") else ""
         lines.append(f"| {label} | {status} | {seconds:.0f} s |")
-    lines += [f"| **total** | | **{total:.0f} s** |", ""]
+    lines += [f"| **{words['total']}** | | **{total:.0f} s** |", ""]
     if docs:
-        lines += ["## Reference", ""]
-        lines += [f"- [{DOC_PAGES[name]}]({pages[name]})" for name in docs]
+        lines += [f"## {words['reference']}", ""]
+        lines += [f"- [{title}]({pages[name]})" for name, title in docs.items()]
         lines.append("")
     if diagram:
         lines += [
-            "## The operator pattern",
+            f"## {words['pattern']}",
             "",
-            "You describe what you want in custom resources; Strimzi's operators make it so and report back "
-            "in `.status` (notebook 00 explains it).",
+            words["pattern_text"],
             "",
-            f'<img class="kl-diagram" src="{DIAGRAM}" alt="Cluster, Topic and User Operators at work">',
+            f'<img class="kl-diagram" src="{DIAGRAM}" alt="{words["diagram_alt"]}">',
             "",
         ]
     params = summary.get("parameters") or {}
     if params:
-        lines += ["## Parameters of this run", "", "```"]
+        lines += [f"## {words['parameters']}", "", "```"]
         lines += [f"{k} = {v!r}" for k, v in params.items()]
         lines += ["```", ""]
     return "\n".join(lines)
@@ -349,11 +443,16 @@ def _github_anchors(html: str) -> str:
 
     def fix(m: re.Match) -> str:
         slug = github_slug(m.group(3), seen)
-        renames[m.group(2)] = slug
+        renames[m.group(2)] = renames[unquote(m.group(2))] = slug
         return f'<h{m.group(1)} id="{slug}">{m.group(3)}<a class="anchor-link" href="#{slug}">'
 
     html = _HEADING.sub(fix, html)
-    return re.sub(r'href="#([^"]*)"', lambda m: f'href="#{renames.get(m.group(1), m.group(1))}"', html)
+
+    def link(m: re.Match) -> str:  # markdown renders a non-ASCII anchor percent-encoded: match it decoded
+        anchor = renames.get(m.group(1)) or renames.get(unquote(m.group(1))) or unquote(m.group(1))
+        return f'href="#{anchor}"'
+
+    return re.sub(r'href="#([^"]*)"', link, html)
 
 
 def _localize_links(html: str, pages: dict, source_dir: Path, out: Path) -> str:
@@ -365,7 +464,9 @@ def _localize_links(html: str, pages: dict, source_dir: Path, out: Path) -> str:
         name = Path(target).name
         if name in by_name:
             return f'{attr}{by_name[name]}{anchor}"'
-        if name == DIAGRAM or (out / target).is_file():
+        if name == DIAGRAM:  # the copy at the site's top (docs/ja/ links it as ../operator-pattern.svg)
+            return f'{attr}{DIAGRAM}{anchor}"'
+        if (out / target).is_file():
             return m.group(0)
         local = (source_dir / target).resolve()
         if local.is_file() and ROOT in local.parents:  # only the checkout's own files, never beyond it

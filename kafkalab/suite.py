@@ -60,6 +60,7 @@ class Summary:
     results: list[NotebookResult] = field(default_factory=list)
     tier: str = ""  # the cluster the suite ran on, and why (kafkalab run fills it in)
     unused: list[str] = field(default_factory=list)  # parameters no notebook that ran declares
+    edition: str = "en"  # the notebooks' language: "en", or a translated edition ("ja")
 
     @property
     def ok(self) -> bool:
@@ -74,6 +75,8 @@ class Summary:
         lines = [f"# kafkalab notebook suite: {verdict}", ""]
         if self.tier:
             lines += [f"Cluster: {self.tier}", ""]
+        if self.edition != "en":
+            lines += [f"Edition: {self.edition} (notebooks/{self.edition})", ""]
         lines += ["| notebook | status | seconds | error |", "|---|---|---:|---|"]
         for r in self.results:
             error = r.headline.replace("|", "\\|")
@@ -120,14 +123,24 @@ class Summary:
         return "\n".join(row.rstrip() for row in rows)
 
 
-def notebooks_dir() -> Path:
+def notebooks_dir(edition: str | None = None) -> Path:
     """The suite's notebooks: `notebooks/` under the current directory when it holds some (a checkout you
     work in), else those shipped in the installed package (kafkalab/notebooks), else the checkout's beside
-    the package (an editable install)."""
+    the package (an editable install).
+
+    `edition` (e.g. "ja"): the translated edition in its subdirectory (`notebooks/ja`), found the same way;
+    None or "en" is the English one."""
     here = Path(__file__).resolve().parent
+    sub = "" if edition in (None, "", "en") else edition
     for candidate in (Path.cwd() / "notebooks", here / "notebooks", here.parent / "notebooks"):
-        if any(candidate.glob("[0-9][0-9]-*.ipynb")):
-            return candidate
+        if any((candidate / sub).glob("[0-9][0-9]-*.ipynb")):
+            return candidate / sub if sub else candidate
+    if sub:
+        raise NotFound(
+            f"no {sub!r} edition of the notebooks",
+            obj=str(here.parent / "notebooks" / sub),
+            fix="the editions are ja (notebooks/ja); in a checkout, `kafkalab edition ja` generates it",
+        )
     raise NotFound(
         "cannot find the kafkalab notebooks directory",
         obj=str(here / "notebooks"),
@@ -176,6 +189,7 @@ def run_suite(
     on_start: Callable[[str], None] | None = None,
     check_outputs: bool = True,
     tier: str = "",
+    edition: str | None = None,
 ) -> Summary:
     """Execute the notebooks in order with papermill; write them, summary.md/json and junit.xml to
     `output_dir`.
@@ -184,15 +198,17 @@ def run_suite(
     print something other than their stored outputs (after sanitizing) fails, as under nbval.
     `on_start(name)` / `on_result(result)` let a caller (the CLI) report as it goes; this function prints
     nothing itself. Returns the Summary (check `.ok`); it does not raise for a failing notebook.
+    `edition` ("ja"): run that translated edition (notebooks/ja: the same code cells and stored outputs,
+    so the same checks) instead of the English one; ignored when `notebook_dir` is given.
     """
     import nbformat
     import papermill
 
-    directory = Path(notebook_dir) if notebook_dir else notebooks_dir()
+    directory = Path(notebook_dir) if notebook_dir else notebooks_dir(edition)
     paths = find_notebooks(directory, notebooks)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = Summary(str(out), dict(parameters), tier=tier)
+    summary = Summary(str(out), dict(parameters), tier=tier, edition=edition or "en")
     patterns = checked.sanitize_patterns() if check_outputs else []
     used: set[str] = set()
     failed = False
@@ -268,6 +284,7 @@ def _write_summary(summary: Summary, out: Path) -> None:
     data = {
         "ok": summary.ok,
         "tier": summary.tier,
+        "edition": summary.edition,
         "parameters": summary.parameters,
         "unused_parameters": summary.unused,
         "results": [asdict(r) for r in summary.results],

@@ -318,6 +318,25 @@ def test_run_default_output_dir(checkout):
     assert (run_dir / "summary.md").exists()
 
 
+def test_run_an_edition(checkout, monkeypatch):
+    """--edition ja runs notebooks/ja (the same code, Japanese text), says so; a missing one fails first."""
+    monkeypatch.setenv("KUBECONFIG", str(checkout / "some-kubeconfig"))
+    (checkout / "notebooks/ja").mkdir()
+    write_nb(
+        checkout / "notebooks/ja/00-params.ipynb",
+        "print('日本語版', create_kind_cluster)",
+        parameters="create_kind_cluster = True",
+    )
+    result = CliRunner().invoke(cli.main, ["run", "--tier", "context", "--edition", "ja", "-o", "out/ja"])
+    assert result.exit_code == 0, result.output
+    assert "日本語版 False" in (checkout / "out/ja/00-params.ipynb").read_text()
+    assert result.output.rstrip().endswith("all 1 notebooks passed (context, ja edition)")
+    assert json.loads((checkout / "out/ja/summary.json").read_text())["edition"] == "ja"
+    result = CliRunner().invoke(cli.main, ["run", "--tier", "kind", "--edition", "xx"])
+    assert result.exit_code == 1 and "error: no 'xx' edition of the notebooks" in result.output
+    assert "cluster:" not in result.output  # refused before any cluster is chosen
+
+
 def test_library_error_is_a_message_not_a_traceback(checkout):
     result = CliRunner().invoke(cli.main, ["run", "--tier", "context", "-n", "77"])
     assert result.exit_code == 1

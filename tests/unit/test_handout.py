@@ -211,3 +211,40 @@ def test_cli_handout(tmp_path, docs, monkeypatch):
     assert "6 pages" in result.output and (tmp_path / "site" / "index.html").is_file()
     bad = CliRunner().invoke(cli.main, ["handout", str(tmp_path / "nothing"), "-o", str(tmp_path / "s2")])
     assert bad.exit_code == 1 and "not the output of a kafkalab run" in bad.output
+
+
+def test_a_japanese_run_gives_japanese_pages(tmp_path, docs):
+    """A run of `kafkalab run --edition ja` (summary.json says so): <html lang="ja">, the site's own words in
+    Japanese, docs/ja/ where a page is translated and the English page (marked so) where it is not."""
+    run = make_run(tmp_path)
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "edition": "ja"}))
+    (docs / "ja").mkdir()
+    (docs / "ja" / "glossary.md").write_text(
+        "# 用語集\n\n## オフセット\n\n図は [operator-pattern.svg](../operator-pattern.svg)、"
+        "英語版は [../glossary.md](../glossary.md)、[当時と今](mapping.md)。\n"
+    )
+    made = build(tmp_path, docs, run=run)
+    site = made.directory
+    for page in made.pages:
+        assert '<html lang="ja">' in page.read_text(), page.name
+    index = made.index.read_text()
+    assert (
+        "<span>目次</span>" in index
+        and "ノートブック（<strong>失敗したノートブックがあります</strong>）" in index
+    )
+    assert re.search(r">失敗: SystemExit: a \| b</td>", index)
+    assert '<a href="glossary.html">用語集</a>' in index
+    assert (
+        '<a href="troubleshooting.html">トラブルシューティング（英語）</a>' in index
+    )  # docs/troubleshooting.md
+    glossary = (site / "glossary.html").read_text()
+    assert 'id="オフセット"' in glossary and 'href="operator-pattern.svg"' in glossary
+    assert "解答（クリックで表示）" in (site / "01-small.html").read_text()
+    assert "Noto Sans CJK JP" in index  # a CJK font named before the generic family
+
+
+def test_an_english_run_keeps_lang_en(tmp_path, docs):
+    made = build(tmp_path, docs)
+    assert '<html lang="en">' in made.index.read_text()
+    assert "Solution (click to show)" in (made.directory / "01-small.html").read_text()

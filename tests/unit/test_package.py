@@ -90,6 +90,7 @@ def test_the_wheel_ships_manifests_notebooks_and_the_sanitize_file(installed):
         assert f"kafkalab/manifests/{manifest.name}" in names
     for notebook in (ROOT / "notebooks").glob("*.ipynb"):
         assert f"kafkalab/notebooks/{notebook.name}" in names
+        assert f"kafkalab/notebooks/ja/{notebook.name}" in names  # `kafkalab run --edition ja`
     assert "kafkalab/sanitize.cfg" in names and "kafkalab/__main__.py" in names
     assert not [n for n in names if n.startswith("tests/")]
 
@@ -101,6 +102,7 @@ def test_the_installed_package_finds_its_own_files_from_anywhere(installed, tmp_
         "from kafkalab import checked, strimzi, suite\n"
         "print(kafkalab.__file__)\n"
         "print(suite.notebooks_dir())\n"
+        "print(suite.notebooks_dir('ja'))\n"
         "print(strimzi.manifest_path('kafka-single-node.yaml'))\n"
         "print(checked.SANITIZE_FILE.is_file())\n"
     )
@@ -110,6 +112,7 @@ def test_the_installed_package_finds_its_own_files_from_anywhere(installed, tmp_
     assert "/venv/" in package and not package.startswith(str(ROOT))
     assert out.splitlines()[1:] == [
         f"{package}/notebooks",
+        f"{package}/notebooks/ja",
         f"{package}/manifests/kafka-single-node.yaml",
         "True",
     ]

@@ -153,3 +153,17 @@ def test_checked_outputs_are_compared_after_sanitizing(notebooks, tmp_path):
         tmp_path / "u", {}, notebooks=["05"], notebook_dir=notebooks, check_outputs=False
     )
     assert unchecked.ok
+
+
+def test_an_edition_runs_from_its_own_directory(notebooks, tmp_path, monkeypatch):
+    (notebooks / "ja").mkdir()
+    write_nb(notebooks / "ja" / "00-hello.ipynb", "print(greeting)")
+    monkeypatch.chdir(tmp_path)  # notebooks_dir() finds ./notebooks first
+    assert suite.notebooks_dir("ja") == notebooks / "ja"
+    assert suite.notebooks_dir("en") == suite.notebooks_dir() == notebooks
+    with pytest.raises(NotFound, match="no 'xx' edition"):
+        suite.notebooks_dir("xx")
+    summary = suite.run_suite(tmp_path / "out", {"greeting": "こんにちは"}, edition="ja")
+    assert summary.ok and [r.notebook for r in summary.results] == ["00-hello.ipynb"]
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["edition"] == "ja"
+    assert "Edition: ja" in (tmp_path / "out" / "summary.md").read_text()
