@@ -3,8 +3,8 @@
 #   1. lint (ruff, actionlint on the workflow)   2. unit tests (no cluster; the wheel built and run)
 #   3. hermetic cluster up (cached builds; Strimzi's YAML from ../shared where it exists, else the cached release)
 #   4. hermetic tests (real API server, real brokers), among them the notebook suite: `kafkalab run` once
-#      with its checked outputs compared as nbval does, the secret scan on it, the suite again, teardown twice
-#      (test_rerun.py; executed notebooks, summary.md and junit.xml in out/hermetic)
+#      with its checked outputs compared as nbval does, the secret scan on it, the suite again in the Japanese
+#      edition, teardown twice (test_rerun.py; executed notebooks, summary.md, junit.xml in out/hermetic, -ja)
 #   5. browser tests (Debian's chromium via Playwright): JupyterLab opens and saves the notebooks unchanged;
 #      the handout site built from out/hermetic loads cleanly offline      6. hermetic cluster down
 # The notebooks are executed by test_rerun.py only: tests/notebooks/run.sh (papermill + nbval) stays for
@@ -43,8 +43,8 @@ bash tests/hermetic/up.sh
 . "${KAFKALAB_HERMETIC_DIR:-/tmp/kafkalab-hermetic}/env"
 
 step "hermetic tests (library, stand-in, brokers, faults, bad inputs; the notebook suite twice with its checked outputs and secret scan)"
-rm -rf out/hermetic
+rm -rf out/hermetic out/hermetic-ja
 KAFKALAB_RERUN_TEST=1 KAFKALAB_SUITE_OUT=out/hermetic $PY -m pytest -q --durations=15 tests/hermetic
 
-step "browser: JupyterLab and the handout site (built from out/hermetic, the run above) in headless chromium"
-KAFKALAB_HANDOUT_RUN=out/hermetic bash tests/browser/run.sh
+step "browser: JupyterLab and the handout sites (built from out/hermetic and out/hermetic-ja, the runs above) in headless chromium"
+KAFKALAB_HANDOUT_RUN=out/hermetic KAFKALAB_HANDOUT_RUN_JA=out/hermetic-ja bash tests/browser/run.sh

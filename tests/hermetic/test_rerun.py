@@ -4,11 +4,14 @@
 1. `kafkalab run --tier hermetic` (the product's command, as `make run` on a machine without Docker) runs
    00 … 07 once with namespaces of its own: every notebook passes and every checked cell
    (`# NBVAL_CHECK_OUTPUT`) prints its stored output after sanitizing (kafkalab.checked, nbval's rules),
-   with junit.xml and summary.md beside the executed notebooks ($KAFKALAB_SUITE_OUT, else a temp dir).
+   with junit.xml and summary.md beside the executed notebooks ($KAFKALAB_SUITE_OUT, else a temp dir; the
+   Japanese pass below writes to the same path with "-ja" appended: the browser step builds handouts of both).
 2. No live secret in those executed notebooks (test_notebook_secrets.assert_no_live_secret), checked while
    the Secrets still exist.
-3. 00 … 07 again, each on the state the first pass left (a learner re-running the suite), checked outputs
-   compared again; then 99-teardown twice.
+3. 00 … 07 again, each on the state the first pass left (a learner re-running the suite) — this pass runs
+   the Japanese edition (notebooks/ja: the same code cells and stored outputs, so the same proof, and the one
+   place CI executes the Japanese notebooks), checked outputs compared again; then 99-teardown twice
+   (English, then Japanese).
 4. After the second 99: both namespaces are gone; no ClusterRoleBinding still names the operator's namespace
    (unless another operator or Strimzi resource was on the cluster meanwhile: uninstall_operator then keeps
    Strimzi's shared cluster-wide RBAC on purpose); no broker JVM or broker state of ours is left in the
@@ -124,11 +127,15 @@ def test_the_suite_passes_with_its_checked_outputs_twice_then_teardown_leaves_no
         # 2. no live secret in what it wrote
         assert_no_live_secret(first, [params["namespace"], params["operator_namespace"]], len(notebooks) - 1)
 
-        # 3. again, on what the first pass left; then teardown twice
-        again = run_suite(tmp_path / "again", params, notebooks=notebooks[:-1])
+        # 3. again, on what the first pass left, in the Japanese edition; then teardown twice
+        assert [p.name for p in find_notebooks(notebooks_dir("ja"))] == notebooks
+        kept = os.environ.get("KAFKALAB_SUITE_OUT")
+        again_out = first.with_name(first.name + "-ja") if kept else tmp_path / "again"
+        again = run_suite(again_out, params, notebooks=notebooks[:-1], edition="ja")
         assert again.ok, f"second pass:\n{again}\n" + "\n".join(r.error for r in again.results if r.error)
-        for attempt in (1, 2):
-            (r,) = run_suite(tmp_path / f"teardown{attempt}", params, notebooks=[notebooks[-1]]).results
+        for attempt, edition in ((1, "en"), (2, "ja")):
+            out = tmp_path / f"teardown{attempt}"
+            (r,) = run_suite(out, params, notebooks=[notebooks[-1]], edition=edition).results
             assert r.status == "passed", f"{r.notebook} run {attempt}: {r.error}"
         done = True
     finally:
