@@ -1,11 +1,12 @@
-"""What the optional `crc32c` C extension changes for kafka-python: raw producer and consumer, with and
-without it, alternating, on the same broker.
+"""What the `crc32c` C extension changes for kafka-python: raw producer and consumer, with and without it,
+alternating, on the same broker.
 
 kafka-python computes a CRC-32C over every record batch it builds, and (check_crcs=True, the default) over
-every batch it reads; without the `crc32c` package it does so in pure Python. kafkalab does not depend on
-that package today. The runs without and with it are separate Python processes (the package is imported
-once per process), given the extension through PYTHONPATH from a directory `pip install --target` filled
-(bench/run.sh makes it: out/bench/crc32c-ext), so the project's venv stays as it is.
+every batch it reads; without the `crc32c` package it does so in pure Python. kafkalab depends on that
+package (it is in the venv). The runs without and with it are separate Python processes (the package is
+imported once per process); the run "without" gets, first on PYTHONPATH, a `crc32c` package whose import
+fails (out/bench/no-crc32c), so kafka-python falls back to its pure-Python CRC as it does where the
+extension is not installed.
 """
 
 from __future__ import annotations
@@ -50,12 +51,12 @@ def worker(bootstrap: str, topic: str, size: int, count: int) -> dict:
     return {"crc32c_c": util.crc32c_c is not None, "produce": produce, "consume": consume}
 
 
-def _one(cluster: str, ns: str, bootstrap: str, rnd: int, size: int, count: int, variant: str, ext: Path):
+def _one(cluster: str, ns: str, bootstrap: str, rnd: int, size: int, count: int, variant: str, hide: Path):
     topic = f"crc-{size}-{variant}-{rnd}"  # fresh: the consumer reads exactly this run's records
     strimzi.ensure_topic(topic, cluster, ns, partitions=1, timeout=120)
     env = dict(os.environ)
-    if variant == "ext":
-        env["PYTHONPATH"] = f"{ext}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    if variant == "pure":
+        env["PYTHONPATH"] = f"{hide}{os.pathsep}{env.get('PYTHONPATH', '')}"
     cmd = [sys.executable, "-m", "bench.crc32c_effect", "worker", bootstrap, topic, str(size), str(count)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=True)
     r = json.loads(done.stdout.strip().splitlines()[-1])
@@ -79,7 +80,12 @@ def main(argv: list[str]) -> int:
     if argv[1] == "worker":
         print(json.dumps(worker(argv[2], argv[3], int(argv[4]), int(argv[5]))))
         return 0
-    out, ext = Path(argv[1]), Path(argv[2]).resolve()
+    out = Path(argv[1])
+    hide = (out.parent / "no-crc32c").resolve()  # a `crc32c` that cannot be imported: the pure-Python runs
+    (hide / "crc32c").mkdir(parents=True, exist_ok=True)
+    (hide / "crc32c" / "__init__.py").write_text(
+        'raise ImportError("hidden by bench/crc32c_effect.py: this run measures pure-Python CRC-32C")\n'
+    )
     kube.reset()
     info = machine()
     runs = []
@@ -88,7 +94,7 @@ def main(argv: list[str]) -> int:
         for rnd in range(ROUNDS):
             for size, count in COUNTS.items():
                 for variant in ("pure", "ext") if rnd % 2 == 0 else ("ext", "pure"):
-                    runs += _one(cluster, ns, bootstrap, rnd, size, count, variant, ext)
+                    runs += _one(cluster, ns, bootstrap, rnd, size, count, variant, hide)
     summary = []
     for op in ("produce", "consume"):
         for size in COUNTS:

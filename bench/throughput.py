@@ -194,14 +194,18 @@ def _consume_once(who: str, conn: dict, libs: Path, topic: str, count: int, size
     return {**_rate(count, size, count / rate, cpu), "fetch_msgs_s": fetch_rate, "process_wall_s": wall}
 
 
-def crc32c_speed() -> float | None:
-    """MiB/s of kafka-python's pure-Python CRC-32C, which it runs over every batch it builds or reads (with
-    check_crcs) unless the `crc32c` C extension is installed; None when that extension is in use."""
+def crc32c_in_use() -> bool:
+    """True when kafka-python uses the `crc32c` C extension (kafkalab installs it)."""
     import kafka.record.util as util
+
+    return util.crc32c_c is not None
+
+
+def crc32c_speed() -> float:
+    """MiB/s of kafka-python's pure-Python CRC-32C, which it runs over every batch it builds or reads (with
+    check_crcs) when the `crc32c` C extension is not installed."""
     from kafka.record._crc32c import crc as crc_py
 
-    if util.crc32c_c is not None:
-        return None
     buf = os.urandom(16 * 1024)
     start, n = time.perf_counter(), 0
     while time.perf_counter() - start < 1.0:
@@ -245,6 +249,7 @@ def run(cluster: str, ns: str) -> dict:
 
     results["summary"] = summarize(results["runs"])
     results["crc32c_py_mib_s"] = crc32c_speed()
+    results["crc32c_c"] = crc32c_in_use()
     return results
 
 

@@ -14,13 +14,10 @@ Playwright never downloads a browser here: it is pointed at /usr/bin/chromium ($
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,12 +26,14 @@ import pytest
 pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
 pytest.importorskip("nbconvert", reason="nbconvert is not installed (pip install -e '.[handout]')")
 
-from playwright.sync_api import sync_playwright  # noqa: E402
 
 from kafkalab import handout  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import offline  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("KAFKALAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = offline.CHROMIUM
 SCREENSHOTS = ROOT / "out" / "browser"
 RUN_NOTEBOOKS = ("00", "03", "04")
 
@@ -91,47 +90,11 @@ def solution_site(solution_run, tmp_path_factory) -> Path:
     return handout.build_handout(solution_run, tmp_path_factory.mktemp("solution-site") / "handout").directory
 
 
-def serve(directory: Path):
-    """A static HTTP server on 127.0.0.1 (an ephemeral port) in a thread; returns (base URL, server)."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):  # the test reports what matters; no access log in its output
-            pass
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory))
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/", server
-
-
 @pytest.fixture(scope="session")
 def browser_context(tmp_path_factory):
     """A Chromium context with a fresh profile; every request not to 127.0.0.1 is blocked and recorded."""
-    blocked: list[str] = []
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[a for a in handout.CHROMIUM_ARGS if a != "--headless"],
-            viewport={"width": 1200, "height": 900},
-        )
-
-        def route(r):
-            if urlsplit(r.request.url).hostname == "127.0.0.1":
-                r.continue_()
-            else:
-                blocked.append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
-        context.blocked = blocked
-        try:
-            yield context
-        finally:
-            context.close()
+    with offline.chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context
 
 
 def visit(context, url: str) -> tuple[object, list[str]]:
@@ -155,7 +118,7 @@ def visit(context, url: str) -> tuple[object, list[str]]:
 
 def test_every_page_loads_clean_and_offline(run_dir, site, browser_context):
     """Every page of the site built from a real run, as the reader's browser sees it."""
-    base, server = serve(site)
+    base, server = offline.serve(site)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:
         pages = sorted(p.name for p in site.glob("*.html"))
@@ -202,7 +165,7 @@ def open_folds(page, name: str) -> int:
 
 
 def test_solutions_are_folded_and_open_on_click(solution_site, browser_context):
-    base, server = serve(solution_site)
+    base, server = offline.serve(solution_site)
     try:
         page, problems = visit(browser_context, base + "01-exercise.html")
         assert problems == []

@@ -16,26 +16,25 @@ when it is missing, as it does chromium.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import shutil
-import threading
+import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
 pytest.importorskip("nbconvert", reason="nbconvert is not installed (pip install -e '.[handout]')")
 
-from playwright.sync_api import sync_playwright  # noqa: E402
 
 from kafkalab import handout  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import offline  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("KAFKALAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = offline.CHROMIUM
 SCREENSHOTS = ROOT / "out" / "browser"
 NOTEBOOKS = ("00-prerequisites.ipynb", "03-kafka-cluster.ipynb")
 CJK_FAMILIES = ("CJK", "Noto Sans JP", "Source Han", "Hiragino", "Yu Gothic", "Meiryo", "IPA", "TakaoP")
@@ -79,18 +78,6 @@ def site(tmp_path_factory) -> Path:
     return handout.build_handout(run, tmp_path_factory.mktemp("ja-site") / "handout").directory
 
 
-def serve(directory: Path):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory))
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/", server
-
-
 def platform_fonts(page, selector: str) -> list[dict]:
     """The fonts Chromium drew the text of the first element matching selector with (DevTools CSS domain)."""
     cdp = page.context.new_cdp_session(page)
@@ -106,56 +93,37 @@ def platform_fonts(page, selector: str) -> list[dict]:
 
 
 def test_japanese_renders_with_a_cjk_font(site, tmp_path):
-    base, server = serve(site)
-    blocked: list[str] = []
+    base, server = offline.serve(site)
     problems: list[str] = []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:
-        with sync_playwright() as p:
-            context = p.chromium.launch_persistent_context(
-                str(tmp_path / "profile"),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=[a for a in handout.CHROMIUM_ARGS if a != "--headless"],
-                viewport={"width": 1200, "height": 900},
+        with offline.chromium(tmp_path / "profile") as context:
+            page = context.new_page()
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            for name in ("index", "00-prerequisites"):
+                response = page.goto(base + f"{name}.html", wait_until="load")
+                assert response is not None and response.ok, name
+                page.evaluate("document.fonts.ready")
+                page.screenshot(path=str(SCREENSHOTS / f"handout-ja-{name}.png"), full_page=True)
+                assert page.evaluate("document.documentElement.lang") == "ja", name
+            assert "前提条件と全体像" in page.locator("h1").first.inner_text()
+            assert "オペレーター" in page.locator("main").inner_text()
+
+            fonts = platform_fonts(page, "h1")
+            used = [f["familyName"] for f in fonts if f.get("glyphCount", 0) > 0]
+            assert any(any(k in family for k in CJK_FAMILIES) for family in used), (
+                f"the Japanese heading is drawn with {used}, no CJK font: install one "
+                "(Debian: apt-get install fonts-noto-cjk; tests/browser/run.sh does)"
             )
-
-            def route(r):
-                if urlsplit(r.request.url).hostname == "127.0.0.1":
-                    r.continue_()
-                else:
-                    blocked.append(r.request.url)
-                    r.abort()
-
-            context.route("**/*", route)
-            try:
-                page = context.new_page()
-                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-                page.on("pageerror", lambda e: problems.append(str(e)))
-                for name in ("index", "00-prerequisites"):
-                    response = page.goto(base + f"{name}.html", wait_until="load")
-                    assert response is not None and response.ok, name
-                    page.evaluate("document.fonts.ready")
-                    page.screenshot(path=str(SCREENSHOTS / f"handout-ja-{name}.png"), full_page=True)
-                    assert page.evaluate("document.documentElement.lang") == "ja", name
-                assert "前提条件と全体像" in page.locator("h1").first.inner_text()
-                assert "オペレーター" in page.locator("main").inner_text()
-
-                fonts = platform_fonts(page, "h1")
-                used = [f["familyName"] for f in fonts if f.get("glyphCount", 0) > 0]
-                assert any(any(k in family for k in CJK_FAMILIES) for family in used), (
-                    f"the Japanese heading is drawn with {used}, no CJK font: install one "
-                    "(Debian: apt-get install fonts-noto-cjk; tests/browser/run.sh does)"
-                )
-                font = page.evaluate("getComputedStyle(document.querySelector('h1')).font")
-                glyphs = page.evaluate(GLYPHS, font)
-                assert not glyphs["blank"], f"nothing drawn for a kanji in {font}"
-                assert glyphs["differ"] and glyphs["notMissing"], (
-                    f"kanji drawn as tofu (the missing-glyph box) in {font}: {glyphs}"
-                )
-                page.locator("h1").first.screenshot(path=str(SCREENSHOTS / "handout-ja-heading.png"))
-            finally:
-                context.close()
+            font = page.evaluate("getComputedStyle(document.querySelector('h1')).font")
+            glyphs = page.evaluate(GLYPHS, font)
+            assert not glyphs["blank"], f"nothing drawn for a kanji in {font}"
+            assert glyphs["differ"] and glyphs["notMissing"], (
+                f"kanji drawn as tofu (the missing-glyph box) in {font}: {glyphs}"
+            )
+            page.locator("h1").first.screenshot(path=str(SCREENSHOTS / "handout-ja-heading.png"))
+            blocked = context.blocked
     finally:
         server.shutdown()
     assert problems == [], f"console errors: {problems}"
