@@ -88,6 +88,18 @@ class Kube:
             query["fieldSelector"] = field
         return self._call("GET", _path(kind, namespace), query=query)["items"]
 
+    def pod_log(self, namespace: str, name: str, lines: int = 30) -> str:
+        """The last `lines` lines of a pod's log (its first container)."""
+        method, url, headers, body, post = self.client.param_serialize(
+            "GET", f"/api/v1/namespaces/{namespace}/pods/{name}/log",
+            query_params=[("tailLines", str(lines))], auth_settings=["BearerToken"],
+        )  # fmt: skip
+        resp = self.client.call_api(method, url, header_params=headers, _request_timeout=30)
+        resp.read()
+        if not 200 <= resp.status < 300:
+            raise ApiException(reason=f"{resp.reason} (log of pod {namespace}/{name})", http_resp=resp)
+        return resp.data.decode(errors="replace")
+
     # -- writing ----------------------------------------------------------------------------------------
 
     def patch_status(self, kind: str, namespace: str, name: str, status: dict, old: dict | None) -> None:
