@@ -70,8 +70,8 @@ node_fs() { # what kind's images/base/Dockerfile does, on our debootstrap tree
     "$d"/lib/systemd/system/sockets.target.wants/*initctl* "$d"/lib/systemd/system/basic.target.wants/*
   echo "ReadKMsg=no" >>"$d/etc/systemd/journald.conf"
   ln -sf /usr/lib/systemd/systemd "$d/sbin/init"
-  systemctl --root="$d" enable kubelet.service containerd.service undo-mount-hacks.service >/dev/null 2>&1
-  systemctl --root="$d" mask systemd-binfmt.service >/dev/null 2>&1
+  systemctl --root="$d" enable kubelet.service containerd.service undo-mount-hacks.service >/dev/null
+  systemctl --root="$d" mask systemd-binfmt.service >/dev/null
   mkdir -p "$d/etc/kubernetes/manifests"
 }
 apps_fs() { :; }

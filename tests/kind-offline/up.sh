@@ -14,6 +14,7 @@ for cmd in dockerd debootstrap; do
 done
 "$PY" -c 'import kafkalab, yaml' 2>/dev/null || die "$PY cannot import kafkalab" "run make (it makes .venv), or set PY"
 mkdir -p "$RUN"
+trap 'echo "up.sh: failed (above); tests/kind-offline/down.sh removes what it started, caches stay" >&2' ERR
 times="$RUN/timings"
 step() { # name command... : run a step and record its seconds
   local t0=$SECONDS; "${@:2}"; echo "$1 $((SECONDS - t0))" >>"$times"
