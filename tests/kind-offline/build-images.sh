@@ -16,7 +16,7 @@ command -v debootstrap >/dev/null || die "debootstrap not installed" "apt-get in
 MIRROR=${KAFKALAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 KIND_SRC=$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
 [ -d "$KIND_SRC/images/base/files" ] || die "kind $KIND_VERSION's module source not found" "check the Go module proxy"
-LABEL="org.opencontainers.image.vendor=kafkalab (built locally by tests/kind-offline, not the upstream image)"
+LABEL='org.opencontainers.image.vendor="kafkalab (built locally by tests/kind-offline, not the upstream image)"'
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 work=$(mktemp -d /var/tmp/kafkalab-images.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -40,6 +40,7 @@ rootfs() { # name packages customise-function -> $KO_CACHE/rootfs/<name>-<hash>.
     "$fn" "$dir"
     rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* "$dir"/var/log/*.log
     niced tar --numeric-owner -C "$dir" -cf "$out.partial" . && mv "$out.partial" "$out"
+    find "$KO_CACHE/rootfs" -name "$name-*.tar" ! -path "$out" -delete # older recipes' trees
     rm -rf "$dir"
   fi
   echo "$out"
@@ -54,7 +55,7 @@ node_fs() { # what kind's images/base/Dockerfile does, on our debootstrap tree
   install -m 0644 "$f"/etc/containerd/* "$d/etc/containerd/"
   install -m 0644 "$f"/etc/default/* "$d/etc/default/"
   install -m 0644 "$f"/etc/sysctl.d/* "$d/etc/sysctl.d/"
-  install -m 0644 "$f"/etc/systemd/system/*.* "$d/etc/systemd/system/"
+  find "$f/etc/systemd/system" -maxdepth 1 -type f -exec install -m 0644 {} "$d/etc/systemd/system/" \;
   install -m 0644 "$f"/etc/systemd/system/kubelet.service.d/* "$d/etc/systemd/system/kubelet.service.d/"
   for b in containerd ctr containerd-shim-runc-v2 crictl; do install -m 0755 "$BIN/$b" "$d/usr/local/bin/"; done
   # kind's CNI plugins live in /opt/cni/bin; Debian's containernetworking-plugins puts them in /usr/lib/cni
@@ -70,8 +71,9 @@ node_fs() { # what kind's images/base/Dockerfile does, on our debootstrap tree
     "$d"/lib/systemd/system/sockets.target.wants/*initctl* "$d"/lib/systemd/system/basic.target.wants/*
   echo "ReadKMsg=no" >>"$d/etc/systemd/journald.conf"
   ln -sf /usr/lib/systemd/systemd "$d/sbin/init"
-  systemctl --root="$d" enable kubelet.service containerd.service undo-mount-hacks.service >/dev/null
-  systemctl --root="$d" mask systemd-binfmt.service >/dev/null
+  systemctl --root="$d" enable kubelet.service containerd.service undo-mount-hacks.service >/dev/null 2>&1 &&
+    systemctl --root="$d" mask systemd-binfmt.service >/dev/null 2>&1 ||
+    die "systemctl --root could not enable kind's units in the node root filesystem" "is systemd installed here?"
   mkdir -p "$d/etc/kubernetes/manifests"
 }
 apps_fs() { :; }
@@ -86,9 +88,11 @@ BASE_IMAGE="localhost:1/kafkalab/kind-base:$KIND_VERSION-$(basename "$NODE_FS" .
 APPS_IMAGE="kafkalab.local/debian-apps:$(basename "$APPS_FS" .tar)"
 if ! have_image "$BASE_IMAGE"; then
   say "importing kind's base image $BASE_IMAGE"
-  docker import --change 'ENV container=docker' --change 'STOPSIGNAL SIGRTMIN+3' \
-    --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' --change "LABEL $LABEL" \
-    "$NODE_FS" "$BASE_IMAGE" >/dev/null
+  # docker import cannot set STOPSIGNAL: a one-line build on top of the imported tree does
+  docker import "$NODE_FS" "$BASE_IMAGE-rootfs" >/dev/null
+  printf 'FROM %s\nENV container=docker\nSTOPSIGNAL SIGRTMIN+3\nENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]\nLABEL %s\n' \
+    "$BASE_IMAGE-rootfs" "$LABEL" | DOCKER_BUILDKIT=0 docker build -q --network none -t "$BASE_IMAGE" - >/dev/null
+  docker rmi "$BASE_IMAGE-rootfs" >/dev/null
 fi
 if ! have_image "$APPS_IMAGE"; then
   say "importing $APPS_IMAGE"
@@ -135,12 +139,12 @@ make_image() { # name kind binary [entrypoint]
           ${entry:+--change "ENTRYPOINT [\"$entry\"]"} - "$name" >/dev/null ;;
     apps)
       [ "$bin" != - ] && install -m 0755 "$BIN/$bin" "$ctx/root/usr/local/bin/$bin"
-      printf 'FROM %s\nCOPY root/usr/local/bin/ /usr/local/bin/\nLABEL %s\n' "$APPS_IMAGE" "${LABEL// /\\ }" >"$ctx/Dockerfile"
+      printf 'FROM %s\nCOPY root/usr/local/bin/ /usr/local/bin/\nLABEL %s\n' "$APPS_IMAGE" "$LABEL" >"$ctx/Dockerfile"
       DOCKER_BUILDKIT=0 niced docker build -q --network none -t "$name" "$ctx" >/dev/null ;;
     placeholder)
       printf '#!/bin/sh\necho "%s: a kafkalab placeholder; kindnetd is not built offline (DESIGN §3), use disableDefaultCNI" >&2\nexit 1\n' "$name" >"$ctx/root/usr/local/bin/kindnetd"
       chmod 0755 "$ctx/root/usr/local/bin/kindnetd"
-      printf 'FROM %s\nCOPY root/usr/local/bin/ /usr/local/bin/\nLABEL %s\n' "$APPS_IMAGE" "${LABEL// /\\ }" >"$ctx/Dockerfile"
+      printf 'FROM %s\nCOPY root/usr/local/bin/ /usr/local/bin/\nLABEL %s\n' "$APPS_IMAGE" "$LABEL" >"$ctx/Dockerfile"
       DOCKER_BUILDKIT=0 niced docker build -q --network none -t "$name" "$ctx" >/dev/null ;;
   esac
   rm -rf "$ctx"

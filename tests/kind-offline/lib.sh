@@ -66,5 +66,7 @@ dockerd_stop() {
   kill -TERM "$pid"
   for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
   kill -0 "$pid" 2>/dev/null && { say "dockerd still up after 30s: SIGKILL"; kill -KILL "$pid"; sleep 1; }
+  # dockerd bind-mounts its data-root onto itself (to make it a private mount) and leaves that behind
+  while mountpoint -q "$DOCKER_DATA"; do umount "$DOCKER_DATA" || break; done
   rm -rf "$EXEC_ROOT"
 }
