@@ -150,6 +150,8 @@ def make_registry(standin: Standin, in_cluster: bool = False) -> kopf.OperatorRe
         settings.posting.enabled = False  # the stand-in posts its own Events (kubeapi.Kube.event)
         settings.watching.server_timeout = 300
         settings.watching.connect_timeout = 10
+        # The operator pod's RBAC (Strimzi's) may not list CRDs or namespaces cluster-wide: no scanning.
+        settings.scanning.disabled = in_cluster
 
     @kopf.on.login(registry=registry)
     def login(**kwargs):
