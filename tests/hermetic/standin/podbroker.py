@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import socket
 import threading
 import time
 from pathlib import Path
@@ -230,7 +231,7 @@ class PodBroker(Broker):
             ready = any(
                 c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
             )
-            if ready and (not self.is_broker or self._admin_ok()):
+            if ready and (not self.is_broker or (self._admin_ok() and self._node_ports_ok(status))):
                 return
             for c in status.get("containerStatuses") or []:
                 waiting = (c.get("state") or {}).get("waiting") or {}
@@ -251,6 +252,27 @@ class PodBroker(Broker):
                     + self.log_tail()
                 )
             time.sleep(1)
+
+    def _node_ports_ok(self, pod_status: dict) -> bool:
+        """Every nodeport listener of this broker answers on its node port, the way a client outside the
+        cluster comes in (through kube-proxy, which lags the pod's readiness by a moment): Ready must mean
+        reachable, or a client that trusts the Kafka's Ready finds a refused connection."""
+        host = pod_status.get("hostIP")
+        base, node_id = self.pod_name.rsplit("-", 1)
+        for lst in self.listener_plans:
+            if lst.type != "nodeport" or not host:
+                continue
+            name = self.pod_name if lst.name == "external" else f"{base}-{lst.name}-{node_id}"
+            svc = self.kube.get("Service", self.namespace, name) or {}
+            ports = [
+                p.get("nodePort") for p in (svc.get("spec") or {}).get("ports") or [] if p.get("nodePort")
+            ]
+            for port in ports:
+                try:
+                    socket.create_connection((host, port), timeout=2).close()
+                except OSError:
+                    return False
+        return True
 
     @property
     def admin_address(self) -> str:
