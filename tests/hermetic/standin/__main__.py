@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         return in_cluster(args, log)
     if args.kubeconfig is None or not args.kubeconfig.is_file():
         log.error(
-            "kubeconfig %s not found — start the control plane first (tests/hermetic/up.sh)", args.kubeconfig
+            "kubeconfig %s not found — start the control plane first (tests/hermetic/up.sh); "
+            "in the operator pod, pass --in-cluster",
+            args.kubeconfig or "(none given)",
         )
         return 2
     # The client library and kopf's login (login_via_client) both read this kubeconfig, nothing else.
