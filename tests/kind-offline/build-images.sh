@@ -91,7 +91,7 @@ if ! have_image "$BASE_IMAGE"; then
   # docker import cannot set STOPSIGNAL: a one-line build on top of the imported tree does
   docker import "$NODE_FS" "$BASE_IMAGE-rootfs" >/dev/null
   printf 'FROM %s\nENV container=docker\nSTOPSIGNAL SIGRTMIN+3\nENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]\nLABEL %s\n' \
-    "$BASE_IMAGE-rootfs" "$LABEL" | DOCKER_BUILDKIT=0 docker build -q --network none -t "$BASE_IMAGE" - >/dev/null
+    "$BASE_IMAGE-rootfs" "$LABEL" | docker_build -t "$BASE_IMAGE" -
   docker rmi "$BASE_IMAGE-rootfs" >/dev/null
 fi
 if ! have_image "$APPS_IMAGE"; then
@@ -140,12 +140,12 @@ make_image() { # name kind binary [entrypoint]
     apps)
       [ "$bin" != - ] && install -m 0755 "$BIN/$bin" "$ctx/root/usr/local/bin/$bin"
       printf 'FROM %s\nCOPY root/usr/local/bin/ /usr/local/bin/\nLABEL %s\n' "$APPS_IMAGE" "$LABEL" >"$ctx/Dockerfile"
-      DOCKER_BUILDKIT=0 niced docker build -q --network none -t "$name" "$ctx" >/dev/null ;;
+      docker_build -t "$name" "$ctx" ;;
     placeholder)
       printf '#!/bin/sh\necho "%s: a kafkalab placeholder; kindnetd is not built offline (DESIGN §3), use disableDefaultCNI" >&2\nexit 1\n' "$name" >"$ctx/root/usr/local/bin/kindnetd"
       chmod 0755 "$ctx/root/usr/local/bin/kindnetd"
       printf 'FROM %s\nCOPY root/usr/local/bin/ /usr/local/bin/\nLABEL %s\n' "$APPS_IMAGE" "$LABEL" >"$ctx/Dockerfile"
-      DOCKER_BUILDKIT=0 niced docker build -q --network none -t "$name" "$ctx" >/dev/null ;;
+      docker_build -t "$name" "$ctx" ;;
   esac
   rm -rf "$ctx"
 }

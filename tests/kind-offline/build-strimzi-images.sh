@@ -24,9 +24,9 @@ build() {
     return 0
   fi
   say "building $image (inputs $hash)"
-  DOCKER_BUILDKIT=0 niced docker build -q --network none --build-arg "BASE=$APPS_IMAGE" \
+  docker_build --build-arg "BASE=$APPS_IMAGE" \
     --label "org.opencontainers.image.vendor=kafkalab (built locally by tests/kind-offline, not the upstream image)" \
-    --label "kafkalab.inputs=$hash" -t "$image" "$ctx" >/dev/null
+    --label "kafkalab.inputs=$hash" -t "$image" "$ctx"
 }
 
 # ---- Kafka ----------------------------------------------------------------------------------------------

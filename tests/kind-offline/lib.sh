@@ -25,6 +25,12 @@ die() { echo "$(basename "$0"): $1 — fix: $2" >&2; exit 1; }
 # long, CPU- or disk-heavy steps run at the lowest priority: the machine is shared with timed test runs
 niced() { nice -n 19 ionice -c3 "$@"; }
 
+# docker build with the classic builder (COPY-only Dockerfiles, no network): quiet unless it fails
+docker_build() {
+  local out
+  out=$(DOCKER_BUILDKIT=0 niced docker build -q --network none "$@" 2>&1 >/dev/null) || { echo "$out" >&2; return 1; }
+}
+
 dockerd_pid() { # our dockerd's pid, if it runs
   local pid
   pid=$(cat "$EXEC_ROOT/dockerd.pid" 2>/dev/null) || return 1

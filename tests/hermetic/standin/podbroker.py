@@ -56,7 +56,8 @@ def pod_runtime(body: dict, heap: str | None) -> dict:
         {"name": "data", "mountPath": DATA_DIR},
         {"name": "kafka-config", "mountPath": f"{CONFIG_DIR}/", "readOnly": True},
     ]
-    probe = {"initialDelaySeconds": 5, "periodSeconds": 5, "timeoutSeconds": 5, "failureThreshold": 3}
+    # quicker than Strimzi's 15 s/10 s: clients come back through the Services only once the pod is Ready
+    probe = {"initialDelaySeconds": 2, "periodSeconds": 2, "timeoutSeconds": 5, "failureThreshold": 3}
     container["readinessProbe"] = {"exec": {"command": ["/opt/kafka/kafka_readiness.sh"]}, **probe}
     container["livenessProbe"] = {
         "exec": {"command": ["/opt/kafka/kafka_liveness.sh"]},
