@@ -57,6 +57,9 @@ class Cluster:
     applied_passwords: dict[str, str] = field(default_factory=dict)  # SCRAM user -> sha256 of what was set
     proxies: dict[str, BootstrapProxy] = field(default_factory=dict)  # spec listener name -> its proxy
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # pod mode: makes a node a pod (podbroker.PodBroker) instead of a host JVM; no bootstrap proxies then,
+    # the cluster's Services reach the pods
+    pods: object = None
 
     @property
     def cluster_id(self) -> str:
@@ -85,6 +88,10 @@ class Cluster:
             if node is not None and (node.state_dir != state_dir.resolve() or node.roles != _roles(roles)):
                 node.stop()
                 node = None
+            if node is None and self.pods is not None:  # pod mode (podbroker.py)
+                node = self.pods(self, node_id, pool, roles, state_dir)
+                self.nodes[node_id] = node
+                self.started_from.pop(node_id, None)
             if node is None:
                 node = Broker(f"{self.namespace}-{self.name}-{pool}-{node_id}", state_dir, self.cluster_ca,
                               self.libs_dir, clients_ca=self.clients_ca, node_id=node_id, roles=roles,
@@ -120,6 +127,8 @@ class Cluster:
 
     def update_endpoints(self, listeners: list[str]) -> None:
         """Point each listener's bootstrap proxy at the brokers running now (none: the proxy closes)."""
+        if self.pods is not None:
+            return
         with self.lock:
             ports = self.bootstrap_ports(listeners)
             for name in list(self.proxies):
@@ -164,7 +173,9 @@ def _roles(roles) -> tuple[str, ...]:
 
 
 class Clusters:
-    def __init__(self, state_dir: Path, libs_dir: Path) -> None:
+    def __init__(self, state_dir: Path, libs_dir: Path | None, pods=None) -> None:
+        """`pods`: None (nodes are host JVMs), or pod mode's node factory (podbroker.make_node)."""
+        self.pods = pods
         self.state_dir = Path(state_dir)
         self.libs_dir = libs_dir
         self._lock = threading.Lock()
@@ -195,6 +206,7 @@ class Clusters:
                 ClusterCA(base / "cluster-ca", common_name=f"cluster-ca {namespace}/{name}"),
                 ClusterCA(base / "clients-ca", common_name=f"clients-ca {namespace}/{name}"),
                 ClusterSecrets(base / "cluster.json"),
+                pods=self.pods,
             )
             self._clusters[(namespace, name)] = cluster
             return cluster

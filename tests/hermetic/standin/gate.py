@@ -18,7 +18,7 @@ import time
 
 from .kubeapi import STRIMZI_GROUP, Kube
 
-__all__ = ["OPERATOR_NAME", "Gate", "crash_loop_status", "running_status", "watched_namespaces"]
+__all__ = ["OPERATOR_NAME", "Gate", "OpenGate", "crash_loop_status", "running_status", "watched_namespaces"]
 
 OPERATOR_NAME = "strimzi-cluster-operator"
 log = logging.getLogger("standin.gate")
@@ -187,3 +187,20 @@ class Gate:
                 # what the kubelet reports (list items carry no apiVersion/kind)
                 pod = dict(pod, apiVersion="v1", kind="Pod")
                 self.kube.event(pod, "BackOff", "Back-off restarting failed container", warning=True)
+
+
+class OpenGate:
+    """Pod mode: the stand-in is the operator pod, so it runs only while its Deployment does, with its own
+    RBAC enforced by the API server; it covers exactly the namespaces of its STRIMZI_NAMESPACE."""
+
+    def __init__(self, namespaces: list[str]) -> None:
+        self.namespaces = set(namespaces)
+
+    def covers(self, namespace: str) -> bool:
+        return "*" in self.namespaces or namespace in self.namespaces
+
+    def forget(self) -> None:
+        pass
+
+    def check_operators(self) -> None:
+        pass

@@ -36,6 +36,7 @@ from .objects import (
     podset,
     services,
 )
+from .podbroker import PodBroker, pod_runtime
 from .scaling import brokers_in_use, removed_brokers, revert_scale_down, skip_check
 from .status import failed_kafka, kafka_creating, kafka_ready, pool_status, same_status
 from .validate import CLUSTER_LABEL, KafkaPlan, PoolPlan, Refusal, kafka_plan
@@ -113,6 +114,14 @@ def _reconcile(
         log.info("Kafka %s/%s: node %s removed (pool scaled down)", namespace, name, node_id)
         cluster.remove_node(node_id)
     nodes = {i: cluster.node(i, pool.name, pool.roles) for i, pool in wanted.items()}
+    for i, node in nodes.items():
+        if isinstance(node, PodBroker):  # pod mode: what the node needs to make its pod and config
+            node.pod_body = _pod_body(ctx, plan, wanted[i], i)
+            node.owner, node.listener_plans, node.metadata_version = (
+                owner,
+                plan.listeners,
+                plan.metadata_version,
+            )
     listener_names = [lst.name for lst in plan.listeners]
     first = broker_spec(plan)
     voters = tuple((i, n.prepare(first)) for i, n in sorted(nodes.items()) if n.is_controller)
@@ -183,11 +192,12 @@ def _reconcile(
     cluster.failed = None
     _apply_pods(ctx, plan, owner, cluster)
 
+    in_pods = cluster.pods is not None
     ready = kafka_ready(
         plan,
         generation,
         cluster.cluster_id,
-        cluster.bootstrap_ports(listener_names),
+        _node_ports(ctx, plan) if in_pods else cluster.bootstrap_ports(listener_names),
         cluster.cluster_ca.ca_crt.decode(),
         warnings,
         old,
@@ -200,16 +210,19 @@ def _reconcile(
         new = pool_status(name, pool_plan, cluster.cluster_id, pool_obj["metadata"]["generation"], pool_old)
         if not same_status(new, pool_old):
             ctx.kube.patch_status("KafkaNodePool", namespace, pool_plan.name, new, pool_old)
-    ctx.kube.patch(
-        "Service",
-        namespace,
-        f"{name}-kafka-bootstrap",
-        host_bootstrap_patch(plan, cluster.bootstrap_ports(listener_names)),
-    )
+    if not in_pods:  # the host's way in to the proxies; in pod mode the Services themselves are the way
+        ctx.kube.patch(
+            "Service",
+            namespace,
+            f"{name}-kafka-bootstrap",
+            host_bootstrap_patch(plan, cluster.bootstrap_ports(listener_names)),
+        )
     _write(ctx, kafka, ready, old)
     if became_ready:
         ctx.kube.event(
-            kafka, "Ready", f"Kafka cluster {name} is ready ({len(nodes)} nodes on loopback addresses)"
+            kafka,
+            "Ready",
+            f"Kafka cluster {name} is ready ({len(nodes)} nodes {'in pods' if in_pods else 'on loopback addresses'})",  # noqa: E501
         )
     ctx.kick_members(namespace, name)  # topics and users may have waited for this cluster
     return None
@@ -342,6 +355,8 @@ def _apply_pods(ctx: Context, plan: KafkaPlan, owner: dict, cluster: Cluster) ->
         ps_owner = owner_reference(applied, controller=True)
         for node_id in pool.node_ids:
             body = pod(plan, pool, node_id, ps_owner)
+            if cluster.pods is not None:
+                body = pod_runtime(body, pool.heap)
             name = body["metadata"]["name"]
             if name not in existing:
                 _wait_gone(ctx, "Pod", plan.namespace, name)  # a pod being deleted still holds the name
@@ -365,3 +380,28 @@ def _wait_gone(ctx: Context, kind: str, namespace: str, name: str, timeout: floa
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and ctx.kube.get(kind, namespace, name) is not None:
         time.sleep(0.2)
+
+
+def _pod_body(ctx: Context, plan: KafkaPlan, pool: PoolPlan, node_id: int):
+    """Pod mode: a function giving node `node_id`'s pod, owned by its StrimziPodSet (looked up when called:
+    a roll re-creates the pod long after the podset was applied)."""
+
+    def body() -> dict:
+        podset_obj = ctx.kube.get("StrimziPodSet", plan.namespace, f"{plan.name}-{pool.name}")
+        ps_owner = owner_reference(podset_obj, controller=True) if podset_obj else None
+        return pod_runtime(pod(plan, pool, node_id, ps_owner), pool.heap)
+
+    return body
+
+
+def _node_ports(ctx: Context, plan: KafkaPlan) -> dict[str, int]:
+    """Pod mode: listener name -> the port its status names (a nodeport listener: its bootstrap Service's
+    node port, as Strimzi reports it; others: the listener's own port)."""
+    out = {}
+    for lst in plan.listeners:
+        port = lst.port
+        if lst.type == "nodeport":
+            svc = ctx.kube.get("Service", plan.namespace, f"{plan.name}-kafka-{lst.name}-bootstrap") or {}
+            port = next((p.get("nodePort") for p in (svc.get("spec") or {}).get("ports") or []), None) or port
+        out[lst.name] = port
+    return out

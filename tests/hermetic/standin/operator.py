@@ -140,8 +140,9 @@ class Standin:
                     self.ctx.kick(*key)
 
 
-def make_registry(standin: Standin) -> kopf.OperatorRegistry:
-    """kopf handlers bound to `standin` (an explicit registry: importing this module registers nothing)."""
+def make_registry(standin: Standin, in_cluster: bool = False) -> kopf.OperatorRegistry:
+    """kopf handlers bound to `standin` (an explicit registry: importing this module registers nothing).
+    in_cluster: the stand-in is the operator pod itself, so no operator Deployments to watch."""
     registry = kopf.OperatorRegistry()
 
     @kopf.on.startup(registry=registry)
@@ -149,6 +150,8 @@ def make_registry(standin: Standin) -> kopf.OperatorRegistry:
         settings.posting.enabled = False  # the stand-in posts its own Events (kubeapi.Kube.event)
         settings.watching.server_timeout = 300
         settings.watching.connect_timeout = 10
+        # The operator pod's RBAC (Strimzi's) may not list CRDs or namespaces cluster-wide: no scanning.
+        settings.scanning.disabled = in_cluster
 
     @kopf.on.login(registry=registry)
     def login(**kwargs):
@@ -177,9 +180,12 @@ def make_registry(standin: Standin) -> kopf.OperatorRegistry:
             if cluster:
                 standin.ctx.kick("Kafka", meta["namespace"], cluster, delay=0.5)
 
-    @kopf.on.event("apps", "v1", "deployments", field="metadata.name", value=OPERATOR_NAME, registry=registry)
-    async def operator_deployment(**_) -> None:
-        await asyncio.to_thread(standin.operator_changed)  # API calls (RBAC reviews): off the event loop
+    if not in_cluster:
+
+        @kopf.on.event("apps", "v1", "deployments", field="metadata.name", value=OPERATOR_NAME,
+                       registry=registry)  # fmt: skip
+        async def operator_deployment(**_) -> None:
+            await asyncio.to_thread(standin.operator_changed)  # API calls (RBAC reviews): off the event loop
 
     @kopf.on.cleanup(registry=registry)
     def cleanup(**_) -> None:

@@ -1,0 +1,5 @@
+#!/bin/sh
+# Strimzi runs this in its entity-operator / init containers. In kafkalab's stand-in the Cluster Operator pod
+# does the Topic and User Operators' work itself (and needs no init step), so this container only idles.
+echo "kafkalab stand-in: user_operator_run.sh has nothing to do here; the Cluster Operator pod does this work"
+exec sleep infinity
