@@ -10,7 +10,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 OUT    ?= out
 
-.PHONY: venv run test lint unit hermetic-up hermetic-down hermetic-test notebooks hermetic-run handout lab bench clean
+.PHONY: venv run test lint unit hermetic-up hermetic-down hermetic-test notebooks hermetic-run kind-offline handout lab bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "kafkalab needs Python 3.10+; found " + sys.version.split()[0])'
@@ -51,6 +51,11 @@ notebooks: venv
 ## the notebook suite on the hermetic cluster, no Docker needed (executed notebooks in out/hermetic-run)
 hermetic-run: venv
 	$(VENV)/bin/kafkalab run --tier hermetic --output $(OUT)/hermetic-run
+
+## the notebook suite on a kind cluster built on this machine from Debian packages and Go modules (no image pull;
+## needs docker.io and debootstrap from apt; cold builds ~30 min, cached): out/kind-offline
+kind-offline: venv
+	bash tests/kind-offline/run.sh
 
 ## the handout site (HTML, offline) from an executed run: RUN=out/kind (make run) or out/hermetic-run
 RUN ?= $(OUT)/kind
